@@ -1,0 +1,1 @@
+"""Helpers shared by tests, benches and the quick start: real local servers and data paths."""
