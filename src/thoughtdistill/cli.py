@@ -15,6 +15,7 @@ import typer
 from .errors import ThoughtDistillError
 
 STAGE_CLIS: list[str] = [
+    "thoughtdistill.io.cli",
 ]
 
 app = typer.Typer(

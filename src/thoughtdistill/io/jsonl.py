@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Literal
 
 import orjson
-from pydantic import ValidationError
 
 from ..errors import RecordError
-from ..records import Record, validation_field
+from ..records import Record
 from .atomic import atomic_path
 
 OnError = Literal["raise", "quarantine", "skip"]
@@ -102,47 +101,21 @@ def iter_records(
     quarantine: str | Path | None = None,
     stats: ReadStats | None = None,
     model: type[Record] = Record,
+    unique_ids: bool = False,
 ) -> Iterator[Record]:
-    """Validated records from a JSONL file, one at a time.
+    """Validated records from a file, one at a time (JSONL, .gz, .json array, Parquet…).
 
+    Kept here for existing imports; the work is done by :func:`thoughtdistill.io.reader.iter_records`.
     ``convert`` maps a foreign row (Alpaca, ShareGPT…) to canonical fields first.
     With ``on_error='quarantine'`` bad lines are written to ``quarantine`` (default:
     ``<file>.quarantine.jsonl``) and reading goes on; ``'raise'`` stops at the first.
     """
-    path = Path(path)
-    stats = stats if stats is not None else ReadStats()
-    bin_ = Quarantine(quarantine or path.with_name(path.name + ".quarantine.jsonl"))
-    try:
-        for number, raw in iter_json_lines(path):
-            try:
-                yield _validate_line(path, number, raw, convert, require_chains, model)
-                stats.read += 1
-            except RecordError as err:
-                stats.bad += 1
-                if len(stats.errors) < 20:
-                    stats.errors.append(str(err))
-                if on_error == "raise":
-                    raise
-                if on_error == "quarantine":
-                    bin_.add(err, raw)
-    finally:
-        bin_.close()
+    from .reader import iter_records as _iter
 
-
-def _validate_line(path, number, raw, convert, require_chains, model) -> Record:
-    obj = parse_json_line(path, number, raw)
-    try:
-        if convert is not None:
-            obj = convert(obj)
-        record = model.model_validate(obj)
-    except ValidationError as exc:
-        loc, msg = validation_field(exc)
-        raise RecordError(str(path), number, loc, msg) from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordError(str(path), number, None, f"cannot convert row: {exc}") from None
-    if require_chains and not record.reasoning:
-        raise RecordError(str(path), number, "reasoning", "no chains (empty reasoning list)")
-    return record
+    return _iter(
+        path, convert=convert, require_chains=require_chains, on_error=on_error,
+        quarantine=quarantine, stats=stats, model=model, unique_ids=unique_ids,
+    )
 
 
 def dumps(obj: Record | dict[str, Any]) -> bytes:
