@@ -1,0 +1,249 @@
+"""``thoughtdistill infer``: generate answers for a benchmark, streamed to JSONL, resumable.
+
+Output: one line per (item, sample) -- see docs/evaluate.md for the fields -- plus a
+``<output>.meta.json`` with every setting. Re-running with the same settings skips the
+(item, sample) keys already done without error; different settings on an existing file are
+an error (use a new output or ``overwrite``).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..config import StageConfig
+from ..errors import ConfigError
+from ..io.atomic import atomic_open
+from ..io.jsonl import JsonlAppender, iter_dicts
+from .backends import GenOutput, InferBackend, Sampling
+from .benchmarks import BenchmarkSpec, EvalItem, build_messages, file_sha256, get_benchmark, load_items, load_registry
+from .scoring import answer_part
+
+BackendName = Literal["transformers", "vllm", "openai"]
+
+
+class GenSettings(StageConfig):
+    """What to generate with and on: shared by ``infer`` and ``eval``."""
+
+    model: str = Field(description="HF model folder (transformers/vllm) or served model name (openai)")
+    backend: BackendName = "transformers"
+    benchmark: str = Field(description="registry name, e.g. math500, aime24, gsm8k, humaneval")
+    benchmark_path: str | None = None  # override the entry's file (required for gpqa_diamond, livecodebench)
+    benchmarks_files: list[str] = Field(default_factory=list)  # user registry YAML/JSON files
+    limit: int | None = Field(default=None, ge=1)
+    slice: str | None = None  # 'START:STOP' over the benchmark's items, applied before limit
+    enable_thinking: bool = True
+    sampling: Sampling = Field(default_factory=Sampling)
+    n: int = Field(default=1, ge=1, description="samples per item")
+    seed: int = 0
+    prompt_template: str | None = None  # override the benchmark's ('{question}' placeholder)
+    system_prompt: str | None = None
+    # transformers / vllm
+    batch_size: int = Field(default=8, ge=1)
+    device: str | None = None
+    dtype: str = "auto"
+    num_threads: int | None = Field(default=None, ge=1)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    max_model_len: int | None = None
+    # openai
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: int = Field(default=8, ge=1)
+    timeout_s: float = Field(default=600.0, gt=0)
+    tokenizer: str | None = None  # HF folder for exact thinking/answer token counts (openai)
+    cache_dir: str | None = None
+    label: str | None = None  # name shown in compare tables (default: model folder name)
+
+
+class InferConfig(GenSettings):
+    output: str = Field(description="JSONL file, one line per (item, sample)")
+    overwrite: bool = False
+
+
+@dataclass
+class InferResult:
+    output: Path
+    meta_path: Path
+    generated: int
+    skipped: int
+    total: int
+    errors: int
+    seconds: float
+    completion_tokens: int
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def sample_seed(base: int, item_id: str, sample: int) -> int:
+    """Per-(item, sample) seed, independent of batching and resumption order."""
+    return (base * 1_000_003 + zlib.crc32(item_id.encode()) + sample * 7_919) % (2**31 - 1)
+
+
+def versions() -> dict[str, str | None]:
+    import importlib.metadata as md
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in ("thoughtdistill", "torch", "transformers", "vllm", "math-verify", "openai"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def make_backend(cfg: GenSettings, journal_path: Path | None = None) -> InferBackend:
+    if cfg.backend == "transformers":
+        from .backends import TransformersBackend
+
+        return TransformersBackend(cfg.model, enable_thinking=cfg.enable_thinking, batch_size=cfg.batch_size,
+                                   device=cfg.device, dtype=cfg.dtype, num_threads=cfg.num_threads)
+    if cfg.backend == "vllm":
+        from .backends import VLLMBackend
+
+        return VLLMBackend(cfg.model, enable_thinking=cfg.enable_thinking,
+                           tensor_parallel_size=cfg.tensor_parallel_size,
+                           gpu_memory_utilization=cfg.gpu_memory_utilization,
+                           max_model_len=cfg.max_model_len, dtype=cfg.dtype)
+    if not cfg.base_url:
+        raise ConfigError("the openai backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
+    from .backends import OpenAIBackend
+
+    return OpenAIBackend(cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
+                         enable_thinking=cfg.enable_thinking, concurrency=cfg.concurrency,
+                         timeout_s=cfg.timeout_s, journal_path=journal_path, cache_dir=cfg.cache_dir,
+                         tokenizer=cfg.tokenizer)
+
+
+def resolve_benchmark(cfg: GenSettings) -> tuple[BenchmarkSpec, list[EvalItem], Path]:
+    registry = load_registry(cfg.benchmarks_files)
+    spec = get_benchmark(cfg.benchmark, registry, cfg.benchmark_path)
+    items = load_items(spec, limit=cfg.limit, slice_=cfg.slice)
+    return spec, items, spec.resolved_path()
+
+
+def settings_record(cfg: GenSettings, spec: BenchmarkSpec, path: Path, n_items: int) -> dict[str, Any]:
+    """Everything that decides what is generated: compared on resume, copied into results."""
+    return {
+        "model": cfg.model,
+        "backend": cfg.backend,
+        "label": cfg.label or Path(cfg.model).name,
+        "benchmark": {"name": spec.name, "scorer": spec.scorer, "path": str(path),
+                      "sha256": file_sha256(path), "slice": cfg.slice, "limit": cfg.limit,
+                      "n_items": n_items,
+                      "prompt_template": cfg.prompt_template or spec.prompt_template,
+                      "system_prompt": cfg.system_prompt if cfg.system_prompt is not None else spec.system_prompt},
+        "enable_thinking": cfg.enable_thinking,
+        "sampling": cfg.sampling.resolved(cfg.enable_thinking).model_dump(),
+        "n": cfg.n,
+        "seed": cfg.seed,
+    }
+
+
+def _split_tokens(backend: Any, out: GenOutput) -> dict[str, Any]:
+    answer, thought, truncated = answer_part(out.text, out.reasoning, out.finish_reason)
+    thought = thought or ""
+    counter = getattr(backend, "count_tokens", None)
+    t_tok = counter(thought) if counter else None
+    if t_tok is not None:
+        a_tok = (out.completion_tokens - t_tok) if out.completion_tokens is not None else counter(answer)
+        method = "tokenizer"
+    elif out.completion_tokens is not None:
+        total_chars = len(thought) + len(answer)
+        t_tok = round(out.completion_tokens * len(thought) / total_chars) if total_chars else 0
+        a_tok = out.completion_tokens - t_tok
+        method = "proportional"
+    else:
+        t_tok = a_tok = None
+        method = None
+    return {"thinking_tokens": t_tok, "answer_tokens": None if a_tok is None else max(0, a_tok),
+            "token_count_method": method,
+            "truncated": bool(truncated or out.finish_reason == "length")}
+
+
+def run_infer(config: InferConfig, backend: InferBackend | None = None) -> InferResult:
+    """Generate ``n`` samples per benchmark item into ``config.output`` (resumable)."""
+    spec, items, path = resolve_benchmark(config)
+    output = Path(config.output)
+    meta_path = output.with_name(output.name + ".meta.json")
+    settings = settings_record(config, spec, path, len(items))
+    if config.overwrite:
+        output.unlink(missing_ok=True)
+    done: set[tuple[str, int]] = set()
+    if output.exists() and output.stat().st_size:
+        if meta_path.exists():
+            old = json.loads(meta_path.read_text())["settings"]
+            diff = [k for k in settings if k != "label" and old.get(k) != settings[k]]
+            if diff:
+                raise ConfigError(f"{output} was generated with different settings ({', '.join(diff)}); "
+                                  "use another output file or --overwrite")
+        from ..io.jsonl import repair_torn_tail
+
+        repair_torn_tail(output)
+        for _, row in iter_dicts(output):
+            if not row.get("error"):
+                done.add((str(row["id"]), int(row["sample"])))
+    jobs = [(item, s) for item in items for s in range(config.n) if (item.id, s) not in done]
+    if config.backend == "transformers":
+        # similar lengths share a batch: less padding (a stable sort keeps the order otherwise)
+        jobs.sort(key=lambda job: -len(job[0].question))
+    own_backend = backend is None
+    started = time.monotonic()
+    generated = errors = tokens = 0
+    if jobs:
+        backend = backend or make_backend(config, output.with_name(output.name + ".api-journal.jsonl"))
+        describe = backend.describe()
+        meta = {"settings": settings, "backend": describe, "versions": versions(),
+                "example_messages": build_messages(spec, items[0], config.prompt_template, config.system_prompt)}
+        if hasattr(backend, "render"):
+            meta["example_prompt"] = backend.render(meta["example_messages"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(meta_path, "w") as fh:
+            json.dump(meta, fh, indent=2, ensure_ascii=False)
+        chunk = config.batch_size if config.backend == "transformers" else max(config.batch_size, config.concurrency * 4)
+        if config.backend == "vllm":
+            chunk = max(chunk, 256)
+        sampling = config.sampling.resolved(config.enable_thinking)
+        try:
+            with JsonlAppender(output) as sink:
+                for start in range(0, len(jobs), chunk):
+                    part = jobs[start:start + chunk]
+                    prompts = [build_messages(spec, item, config.prompt_template, config.system_prompt)
+                               for item, _ in part]
+                    seeds = [sample_seed(config.seed, item.id, s) for item, s in part]
+                    outs = _generate(backend, prompts, sampling, seeds, [f"{i.id}#{s}" for i, s in part])
+                    for (item, s), messages, seed, out in zip(part, prompts, seeds, outs):
+                        row = {"id": item.id, "sample": s, "benchmark": spec.name, "model": settings["label"],
+                               "messages": messages, "text": out.text, "reasoning": out.reasoning,
+                               "finish_reason": out.finish_reason, "prompt_tokens": out.prompt_tokens,
+                               "completion_tokens": out.completion_tokens, **_split_tokens(backend, out),
+                               "seed": seed, "error": out.error}
+                        sink.write(row)
+                        generated += 1
+                        errors += bool(out.error)
+                        tokens += out.completion_tokens or 0
+        finally:
+            if own_backend:
+                backend.close()
+    elif not meta_path.exists():
+        raise ConfigError(f"{output}: nothing to do but no {meta_path.name} beside it")
+    return InferResult(output, meta_path, generated, len(done), len(items) * config.n, errors,
+                       time.monotonic() - started, tokens)
+
+
+def _generate(backend: Any, prompts: list, sampling: Sampling, seeds: list[int], keys: list[str]) -> list[GenOutput]:
+    """One output per prompt, each with its own seed where the backend can honour it."""
+    if getattr(backend, "name", "") == "openai":
+        rows = backend.generate(prompts, sampling, 1, seeds, keys=keys)
+    else:
+        rows = backend.generate(prompts, sampling, 1, seeds)
+    return [r[0] for r in rows]

@@ -1,0 +1,178 @@
+"""``thoughtdistill eval``: infer (or reuse an infer output), score, and write one run JSON.
+
+Files in ``out_dir`` for a run named ``NAME``:
+- ``NAME.infer.jsonl`` (+ ``.meta.json``): the generations (absent with ``from_infer``);
+- ``NAME.samples.jsonl``: every sample with its score (``correct``, ``pred``, ``scored_by``…);
+- ``NAME.json``: the run: settings, versions, metrics. Keys are documented in
+  docs/evaluate.md and kept stable (``schema`` = ``thoughtdistill.eval/1``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from ..errors import ConfigError, ThoughtDistillError
+from ..io.atomic import atomic_open
+from ..io.jsonl import JsonlWriter, iter_dicts
+from .benchmarks import get_benchmark, load_items, load_registry
+from .infer import GenSettings, InferConfig, InferResult, run_infer, versions
+from .metrics import problem_metrics
+from .scoring import score_many
+
+SCHEMA = "thoughtdistill.eval/1"
+
+
+class EvalConfig(GenSettings):
+    out_dir: str = "eval"
+    run_name: str | None = None  # default: <label>__<benchmark>__<think|nothink>
+    from_infer: str | None = None  # score this infer JSONL instead of generating
+    pass_k: list[int] = Field(default_factory=lambda: [1, 4, 8, 16, 32, 64])
+    processes: int = Field(default=1, ge=1)  # math-verify worker processes
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    bootstrap: int = Field(default=1000, ge=0)
+    overwrite: bool = False
+    # model / benchmark are optional when scoring an existing infer output (read from its meta)
+    model: str = ""
+    benchmark: str = ""
+
+
+@dataclass
+class EvalResult:
+    run_json: Path
+    samples: Path
+    infer_output: Path
+    metrics: dict[str, Any]
+    infer: InferResult | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return self.metrics["accuracy"]
+
+
+def _run_name(cfg: EvalConfig, label: str, benchmark: str, thinking: bool) -> str:
+    raw = cfg.run_name or f"{label}__{benchmark}__{'think' if thinking else 'nothink'}"
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", raw)
+
+
+def _latest_rows(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for _, row in iter_dicts(path):
+        key = (str(row["id"]), int(row["sample"]))
+        if key not in rows or not row.get("error") or rows[key].get("error"):
+            rows[key] = row  # a later success replaces an earlier error
+    return rows
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def run_eval(config: EvalConfig) -> EvalResult:
+    """Generate (unless ``from_infer``), score with the benchmark's scorer, write the run."""
+    out_dir = Path(config.out_dir)
+    infer_result: InferResult | None = None
+    if config.from_infer:
+        infer_path = Path(config.from_infer)
+        meta_path = infer_path.with_name(infer_path.name + ".meta.json")
+        if not infer_path.exists():
+            raise ConfigError(f"{infer_path}: infer output not found")
+        if not meta_path.exists():
+            raise ConfigError(f"{meta_path}: missing; it records the settings the output was made with")
+        meta = json.loads(meta_path.read_text())
+    else:
+        if not config.model or not config.benchmark:
+            raise ConfigError("eval needs model and benchmark (or from_infer to score an existing output)")
+        label = config.label or Path(config.model).name
+        name = _run_name(config, label, config.benchmark, config.enable_thinking)
+        infer_path = out_dir / f"{name}.infer.jsonl"
+        infer_cfg = InferConfig(**config.model_dump(include=set(GenSettings.model_fields)),
+                                output=str(infer_path), overwrite=config.overwrite)
+        infer_result = run_infer(infer_cfg)
+        meta = json.loads(infer_result.meta_path.read_text())
+    settings = meta["settings"]
+    bench = settings["benchmark"]
+    registry = load_registry(config.benchmarks_files)
+    spec = get_benchmark(bench["name"], registry, bench["path"])
+    if spec.scorer != bench["scorer"]:
+        spec = spec.model_copy(update={"scorer": bench["scorer"]})
+    items = load_items(spec, limit=bench["limit"], slice_=bench["slice"])
+    name = _run_name(config, settings["label"], bench["name"], settings["enable_thinking"])
+    n = int(settings["n"])
+    rows = _latest_rows(infer_path)
+    missing = [(i.id, s) for i in items for s in range(n) if (i.id, s) not in rows]
+    if missing:
+        raise ThoughtDistillError(
+            f"{infer_path}: incomplete, {len(missing)} of {len(items) * n} samples missing "
+            f"(first: {missing[0]}); run infer again with the same settings to resume")
+    ordered = [(item, rows[(item.id, s)]) for item in items for s in range(n)]
+    scores = score_many(spec, [it for it, _ in ordered], ordered and [r for _, r in ordered],
+                        processes=config.processes)
+    samples_path = out_dir / f"{name}.samples.jsonl"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with JsonlWriter(samples_path) as sink:
+        for (item, row), score in zip(ordered, scores):
+            sample = {k: v for k, v in row.items() if k != "messages"}
+            sample.update(gold=item.answer, correct=score.correct, pred=score.pred,
+                          scored_by=score.by, score_detail=score.detail)
+            sink.write(sample)
+    correct = [[scores[i * n + s].correct for s in range(n)] for i in range(len(items))]
+    preds = [[scores[i * n + s].pred for s in range(n)] for i in range(len(items))]
+    estimates = problem_metrics(correct, preds, config.pass_k, resamples=config.bootstrap,
+                                level=config.ci_level, seed=0)
+    samples_rows = [r for _, r in ordered]
+    completion = _mean([r.get("completion_tokens") for r in samples_rows])
+    accuracy = estimates[f"avg@{n}"].value if estimates else float("nan")
+    metrics: dict[str, Any] = {
+        "accuracy": accuracy,
+        "ci_level": config.ci_level,
+        "ci_method": f"percentile bootstrap over problems ({config.bootstrap} resamples, seed 0)",
+        **{k: v.as_dict() for k, v in estimates.items()},
+        "n_problems": len(items),
+        "n_samples_per_problem": n,
+        "n_samples": len(samples_rows),
+        "mean_completion_tokens": completion,
+        "mean_thinking_tokens": _mean([r.get("thinking_tokens") for r in samples_rows]),
+        "mean_answer_tokens": _mean([r.get("answer_tokens") for r in samples_rows]),
+        "mean_completion_tokens_correct": _mean(
+            [r.get("completion_tokens") for r, sc in zip(samples_rows, scores) if sc.correct]),
+        "truncation_rate": _mean([float(bool(r.get("truncated"))) for r in samples_rows]),
+        "error_rate": _mean([float(bool(r.get("error"))) for r in samples_rows]),
+        "accuracy_per_1k_tokens": (accuracy / (completion / 1000)) if completion else None,
+        "token_count_method": next((r.get("token_count_method") for r in samples_rows), None),
+    }
+    run = {
+        "schema": SCHEMA,
+        "run_name": name,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "label": settings["label"],
+        "model": settings["model"],
+        "backend": meta.get("backend", {"backend": settings["backend"]}),
+        "benchmark": bench,
+        "enable_thinking": settings["enable_thinking"],
+        "sampling": settings["sampling"],
+        "n": n,
+        "seed": settings["seed"],
+        "prompt": {"template": bench["prompt_template"], "system": bench["system_prompt"],
+                   "example_messages": meta.get("example_messages"),
+                   "example_prompt": meta.get("example_prompt")},
+        "versions": meta.get("versions", {}),
+        "scoring": {"scorer": spec.scorer, "versions": versions(), "pass_k": config.pass_k},
+        "metrics": metrics,
+        "infer": None if infer_result is None else {
+            "generated": infer_result.generated, "skipped": infer_result.skipped,
+            "seconds": round(infer_result.seconds, 3), "tokens_per_s": round(infer_result.tokens_per_s, 2)},
+        "files": {"infer": str(infer_path), "infer_meta": str(infer_path.with_name(infer_path.name + ".meta.json")),
+                  "samples": str(samples_path)},
+    }
+    run_json = out_dir / f"{name}.json"
+    with atomic_open(run_json, "w") as fh:
+        json.dump(run, fh, indent=2, ensure_ascii=False)
+    return EvalResult(run_json, samples_path, infer_path, metrics, infer_result)
