@@ -16,6 +16,7 @@ from .errors import ThoughtDistillError
 
 STAGE_CLIS: list[str] = [
     "thoughtdistill.io.cli",
+    "thoughtdistill.evaluate.cli",
 ]
 
 app = typer.Typer(
