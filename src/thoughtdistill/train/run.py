@@ -1,0 +1,386 @@
+"""``run_train``: black-box (SFT) and white-box (top-k KD) training of a thinking student."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ThoughtDistillError
+from .config import TrainConfig
+from .data import DataStats, build_dataset, load_dataset_file
+from .render import ChainCounts, TemplateChoice, check_example, conversations, resolve_template
+
+LOG_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "kd_loss", "ce_loss", "num_tokens",
+            "mean_token_accuracy")
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    model_dir: Path
+    examples: int
+    dropped_overlength: int
+    truncated_thought: int
+    tokens: int
+    supervised_tokens: int
+    steps: int
+    train_loss: float | None
+    first_loss: float | None
+    last_loss: float | None
+    log_path: Path
+    runtime_s: float
+    template_source: str
+    teacher_logprobs: Path | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    from ..models import MODEL_NAMES, ensure_model
+
+    if name_or_path in MODEL_NAMES:
+        return str(ensure_model(name_or_path))
+    path = Path(name_or_path)
+    if path.exists() and not (path / "config.json").exists():
+        raise ConfigError(f"{path}: not a Hugging Face model folder (no config.json)")
+    return name_or_path
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot load tokenizer: {exc}") from None
+
+
+def _fingerprint(config: TrainConfig, template: TemplateChoice, tokenizer) -> str:
+    from .teacher import tokenizer_fingerprint
+
+    files = [(p, os.path.getsize(p), os.path.getmtime(p)) for p in config.data if os.path.exists(p)]
+    keys = config.model_dump(include={"data", "chains", "max_chains_per_question", "require_thought",
+                                      "system_prompt", "limit", "max_length", "overlength"})
+    blob = json.dumps([files, keys, template.sha, tokenizer_fingerprint(tokenizer)], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def prepare_data(config: TrainConfig, tokenizer, template: TemplateChoice, out_dir: Path) -> tuple[Path, DataStats]:
+    """Tokenised set in ``out_dir/data`` (reused when inputs and rendering are unchanged)."""
+    data_dir = out_dir / "data"
+    arrow, meta = data_dir / "train.arrow", data_dir / "train.stats.json"
+    fp = _fingerprint(config, template, tokenizer)
+    if arrow.exists() and meta.exists():
+        saved = json.loads(meta.read_text())
+        if saved.get("fingerprint") == fp:
+            stats = DataStats(chains=ChainCounts(**saved["stats"].pop("chains")), lengths=saved["lengths"],
+                              **saved["stats"])
+            return arrow, stats
+    stats = build_dataset(config, tokenizer, template, arrow)
+    tmp = meta.with_name(meta.name + ".tmp")
+    tmp.write_text(json.dumps({"fingerprint": fp, "stats": stats.summary(), "lengths": stats.lengths}))
+    tmp.replace(meta)
+    return arrow, stats
+
+
+def check_rendering(config: TrainConfig, tokenizer, template: TemplateChoice, dataset, n: int) -> list[str]:
+    """Token-level checks of the first ``n`` examples against the inference render."""
+    from .render import Example
+
+    problems: list[str] = []
+    wanted = {dataset[i]["sample_id"]: dataset[i] for i in range(min(n, len(dataset)))}
+    from .data import iter_conversations
+
+    for conv in iter_conversations(config, ChainCounts()):
+        row = wanted.get(conv.sample_id)
+        if row is None:
+            if len(wanted) == 0:
+                break
+            continue
+        ex = Example(row["sample_id"], list(row["input_ids"]), list(row["labels"]), 0,
+                     truncated_thought=False)
+        # a truncated example's supervised text legitimately differs from the full turn
+        ex.truncated_thought = config.overlength == "truncate_thought"
+        check = check_example(tokenizer, template.template, conv, ex)
+        problems += [f"{conv.sample_id}: {p}" for p in check.problems]
+        del wanted[conv.sample_id]
+        if not wanted:
+            break
+    return problems
+
+
+def _bf16(config: TrainConfig) -> bool:
+    import torch
+
+    if config.bf16 == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(config.bf16)
+
+
+def default_store_path(config: TrainConfig) -> Path:
+    kd = config.kd
+    if kd.teacher_logprobs:
+        return Path(kd.teacher_logprobs)
+    name = Path(kd.teacher.rstrip("/")).name or "teacher"
+    return Path(config.data[0] + ".topk") / f"{name}-k{kd.top_k}-L{config.max_length}"
+
+
+def run_train(config: TrainConfig) -> TrainResult:
+    """Train the student; see docs/train.md. Every input problem is raised before training."""
+    started = time.time()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from accelerate import PartialState
+
+    state = PartialState()
+    out = Path(config.output_dir)
+    student = resolve_model_path(config.student)
+    tokenizer = load_tokenizer(student)
+    template = resolve_template(tokenizer, config.chat_template)
+    tokenizer.chat_template = template.template
+
+    teacher_tok = None
+    if config.kd is not None and config.kd.teacher:
+        teacher_path = resolve_model_path(config.kd.teacher)
+        teacher_tok = load_tokenizer(teacher_path)
+        from .teacher import check_tokenizers_match
+
+        check_tokenizers_match(tokenizer, teacher_tok, student, teacher_path)
+
+    with state.main_process_first():
+        arrow, stats = prepare_data(config, tokenizer, template, out)
+    dataset = load_dataset_file(arrow)
+    problems = check_rendering(config, tokenizer, template, dataset, config.preflight_samples)
+    if problems:
+        raise ThoughtDistillError("rendering check failed (run --preflight to see it): " + "; ".join(problems[:3]))
+
+    store = None
+    store_path = None
+    if config.kd is not None:
+        from .teacher import TopKStore, precompute_topk, tokenizer_fingerprint
+
+        if config.kd.mode != "on_the_fly":
+            store_path = default_store_path(config)
+            if config.kd.mode == "precompute":
+                with state.main_process_first():
+                    if state.is_main_process:
+                        precompute_topk(dataset, resolve_model_path(config.kd.teacher), store_path,
+                                        config.kd.top_k, tokenizer_fingerprint(tokenizer))
+            store = TopKStore(store_path)
+            if store.meta["tokenizer"] != tokenizer_fingerprint(tokenizer):
+                raise ConfigError(f"{store_path}: teacher log-probs were made with another tokenizer")
+            if store.k != config.kd.top_k:
+                raise ConfigError(f"{store_path}: store has top-{store.k}, config asks top-{config.kd.top_k}")
+            missing = [sid for sid in dataset["sample_id"] if sid not in store]
+            if missing:
+                raise ConfigError(f"{store_path}: no teacher log-probs for {len(missing)} samples, e.g. {missing[0]}")
+
+    trainer = _build_trainer(config, student, tokenizer, dataset, store)
+    resume = config.resume_from_checkpoint
+    if resume is True and not any(out.glob("checkpoint-*")):
+        resume = False
+    train_out = trainer.train(resume_from_checkpoint=resume or None)
+
+    model_dir = out / "model"
+    log = [
+        {"step": e["step"], **{k: e[k] for k in LOG_KEYS if k in e}}
+        for e in trainer.state.log_history
+        if "loss" in e
+    ]
+    if trainer.is_world_process_zero():
+        _save_model(trainer, tokenizer, model_dir, config)
+    state.wait_for_everyone()
+    log_path = out / "trainer_log.json"
+    losses = [e["loss"] for e in log]
+    result = TrainResult(
+        output_dir=out,
+        model_dir=model_dir,
+        examples=stats.examples,
+        dropped_overlength=stats.dropped_overlength,
+        truncated_thought=stats.truncated_thought,
+        tokens=stats.tokens,
+        supervised_tokens=stats.supervised_tokens,
+        steps=trainer.state.global_step,
+        train_loss=getattr(train_out, "training_loss", None),
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        log_path=log_path,
+        runtime_s=time.time() - started,
+        template_source=template.source,
+        teacher_logprobs=store_path,
+        stats=stats.summary(),
+    )
+    if trainer.is_world_process_zero():
+        log_path.write_text(json.dumps(log, indent=1))
+        summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
+        (out / "train_result.json").write_text(json.dumps(summary, indent=1, default=str))
+        (model_dir / "README.md").write_text(model_card(config, result, template))
+    return result
+
+
+def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store):
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig
+
+    bf16 = _bf16(config)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    packing = config.batching == "packing"
+    padding_free = config.batching in ("padding_free", "packing")
+    kwargs: dict[str, Any] = {}
+    if config.attn_implementation:
+        kwargs["attn_implementation"] = config.attn_implementation
+    model = AutoModelForCausalLM.from_pretrained(
+        student, dtype=torch.bfloat16 if bf16 else torch.float32, **kwargs
+    )
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        raise ConfigError(
+            f"{student}: the model has {model.get_input_embeddings().weight.shape[0]} embeddings but its "
+            f"tokenizer {len(tokenizer)} tokens"
+        )
+    args = SFTConfig(
+        output_dir=str(config.output_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.per_device_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type=config.lr_scheduler,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        logging_steps=config.logging_steps,
+        save_strategy="steps" if config.save_steps else "epoch",
+        save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
+        bf16=bf16,
+        gradient_checkpointing=config.gradient_checkpointing,
+        use_liger_kernel=config.liger,
+        packing=packing,
+        packing_strategy="bfd",
+        padding_free=padding_free and config.kd is None,
+        max_length=config.max_length if packing else None,
+        report_to=config.report_to or "none",
+        dataloader_num_workers=config.dataloader_num_workers,
+        remove_unused_columns=config.kd is None,
+        completion_only_loss=False,
+        assistant_only_loss=False,
+        shuffle_dataset=False,  # the Trainer's sampler shuffles every epoch
+        disable_tqdm=True,
+    )
+    peft_config = None
+    if config.lora is not None:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules, task_type="CAUSAL_LM",
+        )
+    train_ds = dataset if config.kd is not None else dataset.remove_columns(["sample_id"])
+    if config.kd is None:
+        from trl import SFTTrainer
+
+        return SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                          peft_config=peft_config)
+    from .kd import KDCollator, KDTrainer
+
+    teacher_model = None
+    if config.kd.mode == "on_the_fly":
+        teacher_model = AutoModelForCausalLM.from_pretrained(
+            resolve_model_path(config.kd.teacher), dtype=torch.bfloat16 if bf16 else torch.float32, **kwargs
+        ).eval()
+        teacher_model.requires_grad_(False)
+    collator = KDCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                          else tokenizer.eos_token_id, padding_free=padding_free, store=store)
+    trainer = KDTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                        peft_config=peft_config, data_collator=collator, kd_settings=config.kd,
+                        teacher_model=teacher_model)
+    if teacher_model is not None:
+        trainer.teacher_model = teacher_model.to(trainer.accelerator.device)
+    return trainer
+
+
+def _save_model(trainer, tokenizer, model_dir: Path, config: TrainConfig) -> None:
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if config.lora is not None:
+        model.save_pretrained(model_dir / "adapter")
+        model = model.merge_and_unload()
+    model_dir.mkdir(parents=True, exist_ok=True)
+    eot = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else None
+    eos = sorted({i for i in (tokenizer.eos_token_id, eot) if i is not None})
+    gen = model.generation_config
+    gen.eos_token_id = eos[0] if len(eos) == 1 else eos
+    gen.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    model.config.eos_token_id = tokenizer.eos_token_id
+    if config.lora is not None or trainer.accelerator.distributed_type.value in ("NO", "MULTI_CPU", "MULTI_GPU"):
+        model.save_pretrained(model_dir, safe_serialization=True)
+    else:  # DeepSpeed / FSDP: gather the full state dict through the trainer
+        trainer.save_model(str(model_dir))
+        gen.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+
+
+def model_card(config: TrainConfig, result: TrainResult, template: TemplateChoice) -> str:
+    s = result.stats
+    c = s.get("chains", {})
+    kind = "white-box KD (teacher top-k)" if config.kd else "black-box KD (SFT on teacher chains)"
+    hp = {
+        "epochs": config.epochs, "max_steps": config.max_steps, "learning_rate": config.learning_rate,
+        "per_device_batch_size": config.per_device_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "weight_decay": config.weight_decay, "warmup_ratio": config.warmup_ratio,
+        "lr_scheduler": config.lr_scheduler, "max_length": config.max_length, "batching": config.batching,
+        "gradient_checkpointing": config.gradient_checkpointing, "bf16": config.bf16, "seed": config.seed,
+        "lora": config.lora.model_dump() if config.lora else None,
+        "kd": config.kd.model_dump() if config.kd else None,
+    }
+    lines = [
+        "---",
+        "library_name: transformers",
+        "tags: [thoughtdistill, reasoning, distillation]",
+        f"base_model: {config.student}",
+        "---",
+        "",
+        f"# {Path(config.output_dir).name}",
+        "",
+        f"Student `{config.student}` trained by thoughtdistill with {kind}.",
+        "",
+        "## Data",
+        *[f"- `{p}`" for p in config.data],
+        "",
+        "## Selection",
+        f"- chains: `{config.chains}`, max per question: `{config.max_chains_per_question}`, "
+        f"require thought: `{config.require_thought}`",
+        f"- records read: {c.get('records')}, chains seen: {c.get('chains_seen')}, used: {c.get('used')}",
+        f"- skipped: error {c.get('skipped_error')}, truncated by teacher {c.get('skipped_truncated_teacher')}, "
+        f"no thought {c.get('skipped_no_thought')}, not correct {c.get('skipped_not_correct')}, "
+        f"over per-question limit {c.get('skipped_limit')}",
+        f"- over max_length ({config.max_length}, policy `{config.overlength}`): dropped "
+        f"{result.dropped_overlength}, thought truncated {result.truncated_thought}",
+        f"- training examples: {result.examples}, tokens: {result.tokens}, supervised: {result.supervised_tokens}",
+        "",
+        "## Format",
+        f"Chat template: {template.source} (sha {template.sha}); assistant turns are "
+        "`<think>\\n…\\n</think>\\n\\n` + solution; loss on assistant tokens and the end-of-turn token only.",
+        "",
+        "## Hyper-parameters",
+        "```json",
+        json.dumps(hp, indent=1, default=str),
+        "```",
+        "",
+        "## Training",
+        f"- optimiser steps: {result.steps}, first logged loss: {result.first_loss}, last: {result.last_loss}",
+        f"- loss log: `trainer_log.json` in the run folder; runtime {result.runtime_s:.0f} s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def steps_per_epoch(examples: int, config: TrainConfig, world_size: int) -> int:
+    return max(1, math.ceil(examples / (config.per_device_batch_size * world_size * config.gradient_accumulation_steps)))
