@@ -17,6 +17,7 @@ from .errors import ThoughtDistillError
 STAGE_CLIS: list[str] = [
     "thoughtdistill.io.cli",
     "thoughtdistill.evaluate.cli",
+    "thoughtdistill.generate.cli",
 ]
 
 app = typer.Typer(
