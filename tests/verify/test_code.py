@@ -1,0 +1,114 @@
+"""Code verifiers: extraction, stdio and function-call tests on the real shared data."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from thoughtdistill.verify.code import check_function, check_stdio, extract_code
+from thoughtdistill.verify.sandbox import SandboxLimits
+
+
+def test_extract_code_paths():
+    text = "<think>```python\nprint('draft')\n```</think>Here:\n```python\nprint(1)\n```\nand\n```py\nprint(2)\n```"
+    assert extract_code(text) == "print(2)"
+    assert extract_code("```\nprint(3)\n```") == "print(3)"
+    assert extract_code("```bash\nls\n```\n```python\nx=1\n```") == "x=1"
+    assert extract_code("```bash\nls\n```") is None
+    assert extract_code("<think>```python\nprint(1)\n```") is None  # truncated thought
+    assert extract_code("no code") is None and extract_code(None) is None
+
+
+def _rows(data_dir, name):
+    return {r["id"]: r for r in (json.loads(l) for l in open(data_dir / name, encoding="utf-8"))}
+
+
+MINMAX = "t = int(input())\nfor _ in range(t):\n    x, y = map(int, input().split())\n    print(min(x, y), max(x, y))\n"
+LATTICE = """import sys
+from math import isqrt
+def count(r):
+    total = 0
+    for x in range(-r, r + 1):
+        hi = isqrt((r + 1) ** 2 - x * x - 1)
+        need = r * r - x * x
+        lo = 0 if need <= 0 else isqrt(need - 1) + 1
+        if hi < lo:
+            continue
+        total += 2 * hi + 1 if lo == 0 else 2 * (hi - lo + 1)
+    return total
+data = sys.stdin.read().split()
+print("\\n".join(str(count(int(v))) for v in data[1:1 + int(data[0])]))
+"""
+
+
+def test_code_tests_has_no_reference_solutions(data_dir):
+    rows = _rows(data_dir, "code_tests.jsonl")
+    assert len(rows) == 60
+    assert not any(k in r for r in rows.values() for k in ("solution", "solutions", "canonical_solution"))
+
+
+def test_stdio_hand_written_solutions(data_dir):
+    """code_tests.jsonl ships no reference solutions: hand-written ones for two problems."""
+    rows = _rows(data_dir, "code_tests.jsonl")
+    ok = check_stdio(MINMAX, rows["codeforces-0"]["tests"])
+    assert ok.verdict is True and ok.by == "sandbox-stdio", ok.detail
+    assert check_stdio(LATTICE, rows["codeforces-5"]["tests"]).verdict is True
+    wrong = check_stdio(MINMAX.replace("min(x, y), max(x, y)", "x, y"), rows["codeforces-0"]["tests"])
+    assert wrong.verdict is False and "wrong output" in wrong.detail
+    crash = check_stdio("print(1/0)", rows["codeforces-5"]["tests"])
+    assert crash.verdict is False and "ZeroDivisionError" in crash.detail
+    assert check_stdio(MINMAX, []).verdict is None
+    assert check_stdio(None, rows["codeforces-0"]["tests"]).verdict is False
+
+
+def test_stdio_whitespace_normalised():
+    tests = [{"input": "", "output": "1 2\n3"}]
+    assert check_stdio("print('1  2 ')\nprint(3)\n\n", tests).verdict is True
+    assert check_stdio("print('1 2 3 4')", tests).verdict is False
+
+
+def test_function_check_small(data_dir):
+    row = _rows(data_dir, "humaneval.jsonl")["HumanEval/0"]
+    good = check_function(row["prompt"] + row["canonical_solution"], row["test"], row["entry_point"])
+    assert good.verdict is True and good.by == "sandbox-function"
+    bad = check_function(row["prompt"] + "    return False\n", row["test"], row["entry_point"])
+    assert bad.verdict is False and "AssertionError" in bad.detail
+
+
+PERTURB = '''
+def _perturb(r):
+    if isinstance(r, bool): return not r
+    if isinstance(r, (int, float)): return r + 1
+    if isinstance(r, str): return r + "x"
+    if isinstance(r, list): return r + [None]
+    if isinstance(r, tuple): return r + (None,)
+    if r is None: return "x"
+    return None
+'''
+
+
+def corrupted(row) -> str:
+    """The canonical solution with every return value subtly changed (a wrong answer that
+    still runs): flipped bool, +1, extra character or element."""
+    ep = row["entry_point"]
+    return (row["prompt"] + row["canonical_solution"] + PERTURB
+            + f"\n_orig_{ep} = {ep}\ndef {ep}(*a, **k):\n    return _perturb(_orig_{ep}(*a, **k))\n")
+
+
+@pytest.mark.slow
+def test_humaneval_canonical_pass_and_corrupted_fail(data_dir):
+    rows = list(_rows(data_dir, "humaneval.jsonl").values())
+    assert len(rows) == 164
+    limits = SandboxLimits(cpu_s=10, wall_s=30)
+
+    def run(args):
+        code, row = args
+        return check_function(code, row["test"], row["entry_point"], limits)
+
+    with ThreadPoolExecutor(4) as pool:  # each run is its own sandboxed process
+        good = list(pool.map(run, [(r["prompt"] + r["canonical_solution"], r) for r in rows]))
+        bad = list(pool.map(run, [(corrupted(r), r) for r in rows]))
+    assert [r["task_id"] for r, g in zip(rows, good) if g.verdict is not True] == []
+    assert [r["task_id"] for r, b in zip(rows, bad) if b.verdict is not False] == []
