@@ -18,6 +18,8 @@ STAGE_CLIS: list[str] = [
     "thoughtdistill.io.cli",
     "thoughtdistill.evaluate.cli",
     "thoughtdistill.generate.cli",
+    "thoughtdistill.train.cli",
+    "thoughtdistill.select.cli",
 ]
 
 app = typer.Typer(

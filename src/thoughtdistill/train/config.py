@@ -75,6 +75,8 @@ class TrainConfig(StageConfig):
     attn_implementation: str | None = "sdpa"
     liger: bool = False
     lora: LoraSettings | None = None
+    deepspeed: str | None = Field(None, description="DeepSpeed JSON for torchrun/deepspeed launches "
+                                  "(with accelerate launch, name it in the accelerate config instead)")
     # checkpoints and logging
     logging_steps: int = Field(1, ge=1)
     save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps; None = at the end only")

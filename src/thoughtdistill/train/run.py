@@ -273,6 +273,7 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
         assistant_only_loss=False,
         shuffle_dataset=False,  # the Trainer's sampler shuffles every epoch
         disable_tqdm=True,
+        deepspeed=config.deepspeed,
     )
     peft_config = None
     if config.lora is not None:
