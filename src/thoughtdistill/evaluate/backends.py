@@ -272,8 +272,9 @@ class VLLMBackend:
 class OpenAIBackend:
     """An OpenAI-compatible endpoint through :mod:`thoughtdistill.api` (journal, cache, retries).
 
-    Thinking on/off is passed as ``chat_template_kwargs: {enable_thinking}`` (vLLM, SGLang);
-    a server that ignores it answers in its own default mode.
+    Thinking on/off is sent as ``chat_template_kwargs: {enable_thinking}`` (vLLM, SGLang);
+    ``top_k``/``min_p`` ride in ``extra_body``. A server that ignores them answers in its
+    own default mode. One request per sample, each with its own seed.
     """
 
     name = "openai"
@@ -281,7 +282,7 @@ class OpenAIBackend:
     def __init__(self, model: str, *, base_url: str, api_key_env: str | None = None,
                  enable_thinking: bool = True, concurrency: int = 8, timeout_s: float = 600.0,
                  journal_path: str | Path | None = None, cache_dir: str | Path | None = None,
-                 tokenizer: str | Path | None = None, **_: Any):
+                 tokenizer: str | Path | None = None, progress: bool = False, **_: Any):
         from .. import api
 
         self._api = api
@@ -290,9 +291,9 @@ class OpenAIBackend:
         self.enable_thinking = enable_thinking
         self.journal_path = journal_path
         self.cache_dir = cache_dir
-        self.endpoint = api.EndpointConfig(**_endpoint_kwargs(api.EndpointConfig, model=model, base_url=base_url,
-                                                              api_key_env=api_key_env, concurrency=concurrency,
-                                                              timeout_s=timeout_s))
+        self.progress = progress
+        self.endpoint = api.EndpointConfig(name=model, base_url=base_url, model=model, api_key_env=api_key_env,
+                                           concurrency=concurrency, timeout_s=timeout_s)
         self.tokenizer = None
         if tokenizer:
             from transformers import AutoTokenizer
@@ -300,7 +301,8 @@ class OpenAIBackend:
             self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model, "base_url": self.base_url}
+        return {"backend": self.name, "model": self.model, "base_url": self.base_url,
+                "tokenizer": getattr(self.tokenizer, "name_or_path", None)}
 
     def count_tokens(self, text: str) -> int | None:
         if self.tokenizer is None:
@@ -310,52 +312,42 @@ class OpenAIBackend:
     def generate(self, prompts: Sequence[Messages], sampling: Sampling, n: int = 1,
                  seed: int | Sequence[int] | None = None, keys: Sequence[str] | None = None
                  ) -> list[list[GenOutput]]:
+        import tempfile
+
         api = self._api
         seeds = seeds_for(seed, len(prompts))
-        requests = []
-        for p, messages in enumerate(prompts):
-            for s in range(n):
-                params: dict[str, Any] = {"temperature": sampling.temperature, "top_p": sampling.top_p,
-                                          "max_tokens": sampling.max_new_tokens}
-                if seeds[p] is not None:
-                    params["seed"] = seeds[p] + s
-                extra: dict[str, Any] = {"chat_template_kwargs": {"enable_thinking": self.enable_thinking}}
-                if sampling.top_k:
-                    extra["top_k"] = sampling.top_k
-                if sampling.min_p:
-                    extra["min_p"] = sampling.min_p
-                params["extra_body"] = extra
-                key = f"{keys[p] if keys else p}#{s}"
-                requests.append(api.ChatRequest(key=key, messages=messages, sampling=params))
-        results = api.run_requests_sync(requests, self.endpoint, journal_path=self.journal_path,
-                                        cache_dir=self.cache_dir)
-        by_key = {r.key: r for r in results} if results and hasattr(results[0], "key") else None
+        extra: dict[str, Any] = {"chat_template_kwargs": {"enable_thinking": self.enable_thinking}}
+        if sampling.top_k:
+            extra["top_k"] = sampling.top_k
+        if sampling.min_p:
+            extra["min_p"] = sampling.min_p
+        requests = [
+            api.ChatRequest(key=f"{keys[p] if keys else p}" + (f"#{s}" if n > 1 or not keys else ""),
+                            messages=list(messages), temperature=sampling.temperature, top_p=sampling.top_p,
+                            max_tokens=sampling.max_new_tokens,
+                            seed=None if seeds[p] is None else seeds[p] + s, extra_body=dict(extra))
+            for p, messages in enumerate(prompts) for s in range(n)
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = self.journal_path or Path(tmp) / "journal.jsonl"
+            results = api.run_requests_sync(self.endpoint, requests, journal_path=journal,
+                                            cache_dir=self.cache_dir, progress=self.progress, retry_failed=True)
         outs: list[list[GenOutput]] = []
         for p in range(len(prompts)):
             row = []
             for s in range(n):
-                i = p * n + s
-                r = by_key[requests[i].key] if by_key is not None else results[i]
+                r = results[p * n + s]
                 usage = r.usage or {}
-                get = usage.get if isinstance(usage, dict) else (lambda k, d=None: getattr(usage, k, d))
-                error = getattr(r, "error", None)
                 row.append(GenOutput(
-                    text=r.content or "", reasoning=getattr(r, "reasoning_content", None),
-                    prompt_tokens=get("prompt_tokens"), completion_tokens=get("completion_tokens"),
-                    finish_reason="error" if error else ("length" if r.finish_reason == "length" else "stop"),
-                    error=str(error) if error else None))
+                    text=r.content or "", reasoning=r.reasoning_content,
+                    prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+                    finish_reason="error" if r.error else ("length" if r.finish_reason == "length" else "stop"),
+                    error=r.error))
             outs.append(row)
         return outs
 
     def close(self) -> None:
         pass
-
-
-def _endpoint_kwargs(model_cls: Any, **kwargs: Any) -> dict[str, Any]:
-    fields = getattr(model_cls, "model_fields", None)
-    if fields is None:
-        return {k: v for k, v in kwargs.items() if v is not None}
-    return {k: v for k, v in kwargs.items() if k in fields and v is not None}
 
 
 BACKENDS = ("transformers", "vllm", "openai")

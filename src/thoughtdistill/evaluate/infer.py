@@ -178,6 +178,7 @@ def run_infer(config: InferConfig, backend: InferBackend | None = None) -> Infer
     settings = settings_record(config, spec, path, len(items))
     if config.overwrite:
         output.unlink(missing_ok=True)
+        output.with_name(output.name + ".api-journal.jsonl").unlink(missing_ok=True)
     done: set[tuple[str, int]] = set()
     if output.exists() and output.stat().st_size:
         if meta_path.exists():

@@ -1,0 +1,119 @@
+"""Benchmark registry: built-ins on the shared data, user extension files, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from thoughtdistill.errors import ConfigError, RecordError
+from thoughtdistill.evaluate.benchmarks import (
+    BUILTIN, build_messages, get_benchmark, load_items, load_registry, parse_slice)
+
+
+@pytest.mark.parametrize("name,count", [("aime24", 30), ("aime25", 30), ("math500", 500), ("gsm8k", 1319),
+                                        ("humaneval", 164), ("code_tests", 60)])
+def test_builtin_benchmarks_load_from_shared_data(data_dir, name, count):
+    items = load_items(get_benchmark(name))
+    assert len(items) == count
+    assert len({i.id for i in items}) == count
+    first = items[0]
+    if BUILTIN[name].scorer == "math":
+        assert first.answer and first.question
+    else:
+        assert first.tests
+
+
+def test_gsm8k_uses_the_final_number_and_aime25_int_answers_are_text(data_dir):
+    gsm = load_items(get_benchmark("gsm8k"), limit=1)[0]
+    assert gsm.answer == "18" and "Janet" in gsm.question
+    assert load_items(get_benchmark("aime25"), limit=1)[0].answer == "70"
+
+
+def test_math_prompt_template_and_slice_limit(data_dir):
+    spec = get_benchmark("math500")
+    items = load_items(spec, slice_="10:20", limit=3)
+    assert [i.id for i in items] == [i.id for i in load_items(spec)[10:13]]
+    msgs = build_messages(spec, items[0])
+    assert msgs == [{"role": "user", "content": items[0].question +
+                     "\nPlease reason step by step, and put your final answer within \\boxed{}."}]
+    assert build_messages(spec, items[0], system_prompt="be brief")[0] == {"role": "system", "content": "be brief"}
+    with pytest.raises(ConfigError, match="START:STOP"):
+        parse_slice("3")
+
+
+def test_unknown_benchmark_lists_known_ones():
+    with pytest.raises(ConfigError) as err:
+        get_benchmark("aime2030")
+    assert "aime24" in str(err.value) and "math500" in str(err.value) and "gpqa_diamond" in str(err.value)
+
+
+def test_gpqa_and_livecodebench_need_a_user_file():
+    for name in ("gpqa_diamond", "livecodebench"):
+        with pytest.raises(ConfigError, match="not shipped"):
+            load_items(get_benchmark(name))
+
+
+def test_user_registry_file_adds_and_overrides(tmp_path, data_dir):
+    rows = [{"qid": "q1", "text": "What is 2+2?", "gold": 4}, {"qid": "q2", "text": "1+1?", "gold": "2"}]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "reg.yaml").write_text(
+        "benchmarks:\n"
+        "  tiny_math:\n"
+        "    path: mine.jsonl\n"  # relative to the registry file
+        "    id_field: qid\n    question_field: text\n    answer_field: gold\n"
+        "    prompt_template: 'Q: {question} Answer in \\boxed{}.'\n"
+        "  aime24:\n    system_prompt: You are a careful mathematician.\n")
+    reg = load_registry([tmp_path / "reg.yaml"])
+    items = load_items(reg["tiny_math"])
+    assert [(i.id, i.answer) for i in items] == [("q1", "4"), ("q2", "2")]
+    assert build_messages(reg["tiny_math"], items[0])[0]["content"] == "Q: What is 2+2? Answer in \\boxed{}."
+    assert reg["aime24"].system_prompt and reg["aime24"].path == "shared:aime24.jsonl"
+    (tmp_path / "bad.yaml").write_text("benchmarks:\n  x:\n    scorer: astrology\n")
+    with pytest.raises(ConfigError, match="scorer"):
+        load_registry([tmp_path / "bad.yaml"])
+
+
+def test_answer_field_of_the_wrong_type_is_a_located_error(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_text(json.dumps({"id": "a", "problem": "p", "answer": "1"}) + "\n" +
+                    json.dumps({"id": "b", "problem": "p", "answer": ["1", "2"]}) + "\n")
+    spec = get_benchmark("math500", path=str(path))
+    with pytest.raises(RecordError) as err:
+        load_items(spec)
+    assert ":2" in str(err.value) and "answer" in str(err.value) and "list" in str(err.value)
+    path.write_text(json.dumps({"id": "a", "problem": "p"}) + "\n")
+    with pytest.raises(RecordError, match="missing field 'answer'"):
+        load_items(spec)
+
+
+def test_gpqa_user_file_both_formats(tmp_path):
+    # synthetic rows in GPQA's layouts (the real questions are not redistributed)
+    plain = {"id": "g1", "question": "Which is a noble gas?", "choices": ["Na", "Ar", "Cl", "K"], "answer": "B"}
+    orig = {"Record ID": "r1", "Question": "Which is a halogen?", "Correct Answer": "Cl",
+            "Incorrect Answer 1": "Na", "Incorrect Answer 2": "Ar", "Incorrect Answer 3": "K"}
+    path = tmp_path / "gpqa.jsonl"
+    path.write_text(json.dumps(plain) + "\n" + json.dumps(dict(orig, id="g2")) + "\n")
+    items = load_items(get_benchmark("gpqa_diamond", path=str(path)))
+    assert items[0].answer == "B" and "B) Ar" in items[0].question
+    letter = items[1].answer
+    assert f"{letter}) Cl" in items[1].question
+    again = load_items(get_benchmark("gpqa_diamond", path=str(path)))[1]
+    assert again.question == items[1].question  # the shuffle is fixed per question
+    path.write_text(json.dumps(dict(plain, answer="E")) + "\n")
+    with pytest.raises(RecordError, match="letter"):
+        load_items(get_benchmark("gpqa_diamond", path=str(path)))
+
+
+def test_livecodebench_rows(tmp_path):
+    row = {"question_id": "abc1", "question_content": "Print the sum of two integers.",
+           "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+           "private_test_cases": json.dumps([{"input": "5 5\n", "output": "10\n", "testtype": "stdin"}])}
+    path = tmp_path / "lcb.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    item = load_items(get_benchmark("livecodebench", path=str(path)))[0]
+    assert item.id == "abc1" and len(item.tests) == 2
+    row["public_test_cases"] = json.dumps([{"input": "x", "output": "y", "testtype": "functional"}])
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(RecordError, match="functional"):
+        load_items(get_benchmark("livecodebench", path=str(path)))

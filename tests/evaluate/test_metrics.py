@@ -1,0 +1,70 @@
+"""pass@k / maj@k / bootstrap: the estimator against the closed form and by simulation."""
+
+from __future__ import annotations
+
+import itertools
+from math import comb
+
+import numpy as np
+import pytest
+
+from thoughtdistill.evaluate.metrics import bootstrap_mean, majority_correct, pass_at_k, problem_metrics
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10, 16, 64])
+def test_pass_at_k_matches_closed_form(n):
+    for c in range(n + 1):
+        for k in range(1, n + 1):
+            closed = 1.0 - comb(n - c, k) / comb(n, k)
+            assert pass_at_k(n, c, k) == pytest.approx(closed, abs=1e-12), (n, c, k)
+
+
+def test_pass_at_k_is_probability_that_a_random_k_subset_has_a_correct_one():
+    # exhaustive check over every k-subset of a concrete sample list
+    samples = [True, False, False, True, False, False, False]
+    n, c = len(samples), sum(samples)
+    for k in range(1, n + 1):
+        subsets = list(itertools.combinations(samples, k))
+        exact = sum(any(s) for s in subsets) / len(subsets)
+        assert pass_at_k(n, c, k) == pytest.approx(exact)
+
+
+def test_pass_at_1_is_fraction_correct_and_bad_args_raise():
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    assert pass_at_k(4, 0, 4) == 0.0 and pass_at_k(4, 1, 4) == 1.0
+    with pytest.raises(ValueError):
+        pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 2, 5)
+
+
+def test_majority_vote():
+    assert majority_correct(["3", "4", "3"], [True, False, True])
+    assert not majority_correct(["4", "4", "3"], [False, False, True])
+    assert majority_correct(["3", "4"], [True, False])  # tie: first seen wins
+    assert not majority_correct([None, None], [False, False])
+    assert majority_correct([None, "7", None], [False, True, False])  # empty answers don't vote
+
+
+def test_problem_metrics_values_and_ci():
+    correct = [[True, True, False, False]] * 5 + [[False] * 4] * 5
+    preds = [["1", "1", "2", "3"]] * 5 + [["9", "9", "8", "7"]] * 5
+    m = problem_metrics(correct, preds, ks=(1, 2, 4, 8), resamples=500)
+    assert m["avg@4"].value == pytest.approx(0.25)
+    assert m["pass@1"].value == pytest.approx(0.25)
+    assert m["pass@2"].value == pytest.approx(0.5 * (1 - comb(2, 2) / comb(4, 2)))
+    assert m["pass@4"].value == pytest.approx(0.5)
+    assert "pass@8" not in m  # k > n is skipped
+    assert m["maj@4"].value == pytest.approx(0.5)
+    assert m["avg@4"].ci_low < 0.25 < m["avg@4"].ci_high
+    with pytest.raises(ValueError):
+        problem_metrics([[True], [True, False]])
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_more_problems():
+    rng = np.random.default_rng(1)
+    small = bootstrap_mean(rng.random(20) < 0.6)
+    large = bootstrap_mean(rng.random(2000) < 0.6)
+    assert small.ci_low <= small.value <= small.ci_high
+    assert (large.ci_high - large.ci_low) < (small.ci_high - small.ci_low)
+    assert bootstrap_mean([1.0]).ci_low == 1.0
