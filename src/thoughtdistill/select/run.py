@@ -1,0 +1,289 @@
+"""``run_select``: pass 1 (compact stats) -> decisions on arrays -> pass 2 (write chosen chains)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from pydantic import ValidationError
+
+from ..errors import ConfigError, RecordError
+from ..io.atomic import atomic_open
+from ..io.jsonl import JsonlWriter, iter_json_lines
+from ..records import Record, validation_field
+from .budgets import apply_budgets
+from .config import BudgetConfig, SelectConfig
+from .filters import evaluate, parse_filter
+from .hygiene import EvalIndex, MinHasher, near_duplicates
+from .report import distribution, write_figures
+from .scan import FLAG_NAMES, F_ERROR, F_LANGMIX, F_LOOP, F_NO_ANSWER, F_TRUNCATED, Scanner, Stats
+from .strategies import STRATEGIES
+
+REPORT_NAME = "select_report.json"
+FIGURES_DIR = "select_figures"
+REPORT_VERSION = 1
+
+
+@dataclass
+class SelectResult:
+    output: Path
+    report_path: Path | None
+    questions_in: int
+    chains_in: int
+    questions_out: int
+    chains_out: int
+    tokens_out: int
+    report: dict[str, Any]
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def default_eval_files(inputs: list[Path], exclude: list[str] = ()) -> list[Path]:
+    """Every ``*.jsonl`` of the shared data folder except the inputs and ``exclude`` (file names)."""
+    from ..testing.data import shared_data_dir
+
+    folder = shared_data_dir()
+    mine = {p.resolve() for p in inputs}
+    return sorted(p for p in folder.glob("*.jsonl") if p.resolve() not in mine and p.name not in set(exclude))
+
+
+class _Steps:
+    """Counts before/after each step; every removal is attributed to a reason."""
+
+    def __init__(self, stats: Stats):
+        self.stats = stats
+        self.rows: list[dict] = []
+
+    def add(self, step: str, alive: np.ndarray, before: np.ndarray, reasons: dict[str, int] | None = None) -> None:
+        st = self.stats
+        qa = np.unique(st.q[alive]).size
+        qb = np.unique(st.q[before]).size
+        self.rows.append({"step": step, "chains": int(alive.sum()), "questions": int(qa),
+                          "removed_chains": int(before.sum() - alive.sum()), "removed_questions": int(qb - qa),
+                          "reasons": {k: int(v) for k, v in (reasons or {}).items() if v}})
+
+
+def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps,
+            eval_files: list[str] | None = None) -> tuple[np.ndarray, dict, dict]:
+    st = stats
+    alive = np.ones(st.n_chains, bool)
+    steps.add("read", alive, alive, {"bad_rows": st.rows_bad})
+    # user filters
+    specs = [parse_filter(f) for f in cfg.filters]
+    before = alive.copy()
+    reasons: dict[str, int] = {}
+    for spec, raw in zip(specs, cfg.filters):
+        hit = evaluate(st, spec)
+        label = raw if isinstance(raw, str) else f"{spec.field} {spec.op} {spec.value}"
+        reasons[label] = int((alive & ~hit).sum())
+        alive &= hit
+    steps.add("filters", alive, before, reasons)
+    # chain quality
+    qc = cfg.quality
+    before = alive.copy()
+    reasons = {}
+    for flag, on in ((F_ERROR, qc.drop_errors), (F_TRUNCATED, qc.drop_truncated),
+                     (F_NO_ANSWER, qc.final_answer != "off"), (F_LOOP, qc.drop_loops),
+                     (F_LANGMIX, qc.drop_language_mix)):
+        if on:
+            hit = alive & ((st.flags & flag) > 0)
+            reasons[FLAG_NAMES[flag]] = int(hit.sum())
+            alive &= ~hit
+    steps.add("quality", alive, before, reasons)
+    # question-level hygiene, among questions that still have a chain
+    hy = cfg.hygiene
+
+    def q_alive() -> np.ndarray:
+        qa = np.zeros(st.n_questions, bool)
+        qa[st.q[alive]] = True
+        return qa
+
+    if hy.exact_dedup:
+        before = alive.copy()
+        qa = q_alive()
+        idx = np.flatnonzero(qa)
+        keys = st.q_key[idx]
+        o = np.argsort(keys, kind="stable")
+        sk = keys[o]
+        dup_sorted = np.r_[False, sk[1:] == sk[:-1]]
+        dup_q = np.zeros(st.n_questions, bool)
+        dup_q[idx[o[dup_sorted]]] = True
+        alive &= ~dup_q[st.q]
+        steps.add("exact_dedup", alive, before, {"duplicate_questions": int(dup_q.sum())})
+    if hy.near_dedup and mh is not None and st.q_bands is not None:
+        before = alive.copy()
+        qa = q_alive()
+        dup_q = near_duplicates(st.q_bands, st.signatures(mh.num_perm), qa, hy.near_threshold)
+        alive &= ~dup_q[st.q]
+        steps.add("near_dedup", alive, before, {"near_duplicate_questions": int(dup_q.sum())})
+    if hy.decontaminate:
+        before = alive.copy()
+        qa = q_alive()
+        alive &= st.q_contaminated[st.q] == 0
+        files = eval_files or []
+        hits = np.bincount(st.q_contaminated[qa], minlength=len(files) + 1)[1:]
+        steps.add("decontaminate", alive, before,
+                  {f"contaminated_questions:{Path(f).name}": int(h) for f, h in zip(files, hits)})
+    # strategy
+    rng = np.random.default_rng(cfg.seed)
+    tie = rng.random(st.n_chains)
+    name = cfg.strategy
+    budget = cfg.budget
+    matched: dict | None = None
+    if name == "random":
+        rp = cfg.random
+        n = rp.n
+        if rp.match is not None:
+            m_order, m_rep = STRATEGIES[rp.match](st, alive, _params(cfg, rp.match), tie)
+            m_kept, _ = apply_budgets(st, m_order, cfg.budget)
+            n = len(m_kept) if n is None else min(n, len(m_kept))
+            matched = {"strategy": rp.match, "chains": int(len(m_kept)), "tokens": int(st.tokens[m_kept].sum())}
+        if n is not None:
+            mc = n if budget.max_chains is None else min(n, budget.max_chains)
+            budget = budget.model_copy(update={"max_chains": mc})
+        tie = np.random.default_rng([cfg.seed, 1]).random(st.n_chains)  # independent of the matched run
+    order, srep = STRATEGIES[name](st, alive, _params(cfg, name), tie)
+    if matched is not None:
+        srep["matched"] = matched
+    sel = np.zeros(st.n_chains, bool)
+    sel[order] = True
+    steps.add("strategy", sel, alive, srep.get("dropped"))
+    kept, brep = apply_budgets(st, order, budget)
+    final = np.zeros(st.n_chains, bool)
+    final[kept] = True
+    steps.add("budget", final, sel, brep.get("dropped"))
+    return kept, srep, brep
+
+
+def _params(cfg: SelectConfig, name: str):
+    return {"threshold": cfg.threshold, "rv-cd-mix": cfg.rv_cd_mix,
+            "student-fit": cfg.student_fit, "random": cfg.random}[name]
+
+
+def _write(cfg: SelectConfig, stats: Stats, kept: np.ndarray) -> tuple[int, int]:
+    """Pass 2: stream the inputs again and write each chosen question with its chosen chains,
+    in input order, as canonical records."""
+    kept = np.sort(kept)
+    rows = stats.q_row[stats.q[kept]]
+    cis = stats.ci[kept]
+    o = np.lexsort((cis, rows))
+    rows, cis = rows[o].tolist(), cis[o].tolist()
+    j, n_rows, written_q = 0, 0, 0
+    with JsonlWriter(cfg.output) as out:
+        for path in cfg.input:
+            if j >= len(rows):
+                break
+            for number, raw in iter_json_lines(path):
+                r = n_rows
+                n_rows += 1
+                if j >= len(rows):
+                    break
+                if rows[j] != r:
+                    continue
+                want = []
+                while j < len(rows) and rows[j] == r:
+                    want.append(cis[j])
+                    j += 1
+                obj = orjson.loads(raw)
+                chains = obj.get("reasoning") or []
+                obj["reasoning"] = [chains[i] for i in want]
+                try:
+                    rec = Record.model_validate(obj)
+                except ValidationError as exc:
+                    loc, msg = validation_field(exc)
+                    raise RecordError(str(path), number, loc, msg) from None
+                out.write(rec)
+                written_q += 1
+    return written_q, len(kept)
+
+
+def run_select(config: SelectConfig) -> SelectResult:
+    """Select chains from ``config.input`` into ``config.output`` (see docs/select.md)."""
+    cfg = config
+    t0 = time.perf_counter()
+    for p in cfg.input:
+        if not Path(p).exists():
+            raise ConfigError(f"input: {p} not found")
+    for f in cfg.filters:  # fail on a bad filter before reading gigabytes
+        parse_filter(f)
+    if cfg.strategy == "student-fit" or (cfg.strategy == "random" and cfg.random.match == "student-fit"):
+        from .strategies import cd_band
+
+        cd_band(cfg.student_fit)
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".select-", dir=cfg.output.parent))
+    warnings: list[str] = []
+    try:
+        hy = cfg.hygiene
+        ev: EvalIndex | None = None
+        if hy.decontaminate:
+            ev = EvalIndex(hy.ngram)
+            files = list(hy.eval_files)
+            if hy.use_shared_data:
+                try:
+                    files = default_eval_files(cfg.input, hy.shared_exclude) + files
+                except Exception as exc:  # no shared data here: say so, go on with user files
+                    warnings.append(f"decontamination: {exc}")
+            for f in files:
+                if not Path(f).exists():
+                    raise ConfigError(f"hygiene.eval_files: {f} not found")
+                ev.add_file(Path(f))
+        mh = MinHasher(hy.num_perm, hy.near_threshold, hy.shingle) if hy.near_dedup else None
+        scanner = Scanner(cfg.quality, cfg.chars_per_token, mh, ev, cfg.student_fit.difficulty_key, work, cfg.on_error)
+        for p in cfg.input:
+            scanner.scan_file(Path(p))
+        stats = scanner.finish()
+        t_scan = time.perf_counter()
+        steps = _Steps(stats)
+        kept, srep, brep = _decide(cfg, stats, mh, steps, ev.files if ev else None)
+        t_decide = time.perf_counter()
+        q_out, c_out = _write(cfg, stats, kept)
+        t_write = time.perf_counter()
+        tokens_out = int(stats.tokens[kept].sum())
+        report: dict[str, Any] = {
+            "version": REPORT_VERSION,
+            "strategy": cfg.strategy,
+            "seed": cfg.seed,
+            "input": [str(p) for p in cfg.input],
+            "output": str(cfg.output),
+            "config": cfg.model_dump(mode="json"),
+            "counts": {"rows_in": stats.n_rows, "rows_bad": stats.rows_bad,
+                       "questions_in": stats.n_questions, "chains_in": stats.n_chains,
+                       "questions_out": q_out, "chains_out": c_out, "tokens_out": tokens_out},
+            "steps": steps.rows,
+            "strategy_report": srep,
+            "budget_report": brep,
+            "hygiene": {"eval_files": ev.files if ev else [], "eval_texts": ev.texts if ev else 0,
+                        "lsh_bands": mh.bands if mh else None, "lsh_rows": mh.rows if mh else None},
+            "errors": stats.errors,
+            "warnings": warnings + srep.get("warnings", []) + brep.get("warnings", []),
+        }
+        all_idx = np.arange(stats.n_chains)
+        report["before"] = distribution(stats, all_idx)
+        report["after"] = distribution(stats, np.sort(kept))
+        report["figures"] = {}
+        if cfg.figures and cfg.report:
+            figs = write_figures(report["before"], report["after"], cfg.output.parent / FIGURES_DIR)
+            report["figures"] = {k: f"{FIGURES_DIR}/{v}" for k, v in figs.items()}
+        report["timing_s"] = {"scan": round(t_scan - t0, 3), "decide": round(t_decide - t_scan, 3),
+                              "write": round(t_write - t_decide, 3), "total": round(time.perf_counter() - t0, 3)}
+        report["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        report_path = None
+        if cfg.report:
+            report_path = cfg.output.parent / REPORT_NAME
+            with atomic_open(report_path, "wb", encoding=None) as fh:
+                fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+        return SelectResult(cfg.output, report_path, stats.n_questions, stats.n_chains, q_out, c_out,
+                            tokens_out, report)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
