@@ -20,6 +20,7 @@ STAGE_CLIS: list[str] = [
     "thoughtdistill.generate.cli",
     "thoughtdistill.train.cli",
     "thoughtdistill.select.cli",
+    "thoughtdistill.pipeline.cli",
 ]
 
 app = typer.Typer(

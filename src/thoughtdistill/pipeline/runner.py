@@ -461,11 +461,11 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         outcome.status = "ran"
         outcome.manifest = str(runner.write_manifest(spec, config, stage_result, outcome.seconds))
         runner.log(f"[{name}] done in {outcome.seconds:.1f}s")
-        if get_kind(spec.kind).name == "report":
-            html = runner.run_dir / name / "report.html"
-            if html.exists():
-                result.report = html
         _write_run_files(runner, resolved, result, "running")
+    for spec in recipe.stages:
+        html = runner.run_dir / spec.name / "report.html"
+        if spec.enabled and get_kind(spec.kind).name == "report" and html.exists():
+            result.report = html
     order = {n: i for i, n in enumerate(recipe.stage_names())}
     result.stages.sort(key=lambda s: order.get(s.name, 1 << 30))
     _write_run_files(runner, resolved, result, "done")

@@ -84,7 +84,8 @@ def start_server(name: str, spec: ServerSpec, workdir: Path) -> LocalServer:
         else:
             cmd += ["--device", "cpu", "--no-quantize", *spec.extra_args]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.pop("OPENAI_API_KEY", None)
+    for secret in ("OPENAI_API_KEY", "THOUGHTDISTILL_EASYDISTILL_API_KEY"):
+        env.pop(secret, None)
     log_path = workdir / "server.log"
     log = open(log_path, "ab")
     preexec = _die_with_parent if sys.platform.startswith("linux") else None

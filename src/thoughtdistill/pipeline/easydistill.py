@@ -1,0 +1,376 @@
+"""EasyDistill 1.x job configs (``{"job_type": ..., "dataset": ..., "inference": ...}``) mapped
+onto thoughtdistill stages, so ``thoughtdistill run --config job.json`` runs them unchanged.
+
+| job_type | stages |
+|---|---|
+| cot_generation_api / _batch | prepare → generate → easydistill_export (generation) |
+| cot_eval_api | prepare → judge (EasyDistill rubric) → easydistill_export (eval) |
+| cot_long2short_* / cot_short2long_* | prepare (rewrite requests) → generate → export (rewrite) |
+| kd_black_box_api / _local | prepare → generate (labels) → export (labeled_path) → train |
+| kd_black_box_train_only | prepare (labeled_path) → train |
+| kd_white_box | prepare → generate (local teacher) → export → train (white-box KD) |
+| kd_white_box_train_only(_multi) | prepare (labeled_path) → train (white-box KD) |
+
+``*_api`` jobs call ``inference.base_url``; ``*_batch`` / ``*_local`` / white-box jobs serve
+``models.teacher`` on this machine (vLLM when installed with a GPU, else transformers through
+llm-katan) and call it like an endpoint. Input and output files keep EasyDistill's formats
+(JSON arrays of ``{"instruction", "output"}``; eval adds ``reasoning_verbosity``,
+``cognitive_difficulty``, ``logical_correctness``); the canonical records of every stage stay
+in the run directory.
+
+The API key: ``inference.api_key`` may be ``"env:NAME"`` / ``"$NAME"`` (preferred), or a literal
+key, which is moved into this process's environment (``THOUGHTDISTILL_EASYDISTILL_API_KEY``)
+and never written to the run directory, logs or outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigError
+from .recipe import Recipe, ServerSpec, StageSpec
+
+KEY_ENV = "THOUGHTDISTILL_EASYDISTILL_API_KEY"
+
+JOB_TYPES = (
+    "cot_generation_api", "cot_generation_batch", "cot_eval_api",
+    "cot_long2short_api", "cot_long2short_batch", "cot_short2long_api", "cot_short2long_batch",
+    "kd_black_box_api", "kd_black_box_local", "kd_black_box_train_only",
+    "kd_white_box", "kd_white_box_local", "kd_white_box_train_only", "kd_white_box_train_only_multi",
+)
+OUT_OF_SCOPE = ("instruction_", "rank_", "rl_", "mmkd_", "agentkd_", "cot_eval_batch")
+
+# Every field EasyDistill 1.x reads, per section; anything else is reported as unknown.
+KNOWN = {
+    "": {"job_type", "dataset", "inference", "models", "training", "distillation"},
+    "dataset": {"input_path", "output_path", "template", "instruction_path", "labeled_path",
+                "logits_path", "seed"},
+    "inference": {"base_url", "api_key", "stream", "prompt", "system_prompt", "max_new_tokens",
+                  "enable_chunked_prefill", "seed", "gpu_memory_utilization", "temperature",
+                  "trust_remote_code", "enforce_eager", "max_model_len", "top_logits_num",
+                  # thoughtdistill extensions
+                  "model", "api_key_env", "concurrency", "n"},
+    "models": {"teacher", "student"},
+    "training": {"output_dir", "num_train_epochs", "per_device_train_batch_size",
+                 "gradient_accumulation_steps", "max_length", "save_steps", "logging_steps",
+                 "learning_rate", "weight_decay", "warmup_ratio", "lr_scheduler_type",
+                 # thoughtdistill extension
+                 "max_steps"},
+    "distillation": {"kd_ratio", "max_seq_length", "distillation_type"},
+}
+VLLM_ONLY = {"enable_chunked_prefill", "gpu_memory_utilization", "enforce_eager", "trust_remote_code",
+             "max_model_len"}
+KD_LOSS = {"forward_kld": "forward_kl", "fkl": "forward_kl", "kld": "forward_kl", "forward_kl": "forward_kl",
+           "reverse_kld": "reverse_kl", "rkl": "reverse_kl", "reverse_kl": "reverse_kl", "jsd": "jsd"}
+
+
+def read_easydistill(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: EasyDistill config not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or "job_type" not in data:
+        raise ConfigError(f"{path}: not an EasyDistill config (no job_type)")
+    return data
+
+
+def is_easydistill(path: str | Path) -> bool:
+    path = Path(path)
+    if path.suffix != ".json" or not path.exists():
+        return False
+    try:
+        return "job_type" in json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+
+
+def unknown_fields(config: dict[str, Any]) -> list[str]:
+    out = [k for k in config if k not in KNOWN[""]]
+    for section in ("dataset", "inference", "models", "training", "distillation"):
+        value = config.get(section)
+        if isinstance(value, dict):
+            out += [f"{section}.{k}" for k in value if k not in KNOWN[section]]
+    return out
+
+
+def redacted(config: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(config))
+    inf = out.get("inference")
+    if isinstance(inf, dict) and "api_key" in inf and not _key_ref(inf["api_key"]):
+        inf["api_key"] = "<redacted>"
+    return out
+
+
+def _key_ref(value: Any) -> str | None:
+    if isinstance(value, str):
+        if value.startswith("env:"):
+            return value[4:]
+        if value.startswith("$"):
+            return value[1:].strip("{}")
+    return None
+
+
+def _discover_model(base_url: str, key: str | None) -> str:
+    headers = {"Authorization": f"Bearer {key or 'no-key'}"}
+    try:
+        resp = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=15)
+        resp.raise_for_status()
+        return resp.json()["data"][0]["id"]
+    except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"inference.base_url {base_url}: cannot list its models to pick one "
+            f"({type(exc).__name__}); set inference.model") from None
+
+
+def _api_endpoint(inf: dict[str, Any], dry_run: bool, warnings: list[str]) -> dict[str, Any]:
+    base_url = inf.get("base_url")
+    if not base_url:
+        raise ConfigError("inference.base_url is required for an *_api job")
+    key_env = inf.get("api_key_env")
+    key = None
+    if key_env is None and "api_key" in inf:
+        ref = _key_ref(inf["api_key"])
+        if ref:
+            key_env = ref
+        else:
+            # Literal key from the file: keep it in this process's environment only.
+            os.environ[KEY_ENV] = str(inf["api_key"])
+            key_env = KEY_ENV
+            warnings.append("inference.api_key: the key is read from the config file; prefer "
+                            "\"api_key\": \"env:NAME\" with the key in an environment variable "
+                            "(it is never written to the run directory or logs either way)")
+    if key_env:
+        key = os.environ.get(key_env)
+    model = inf.get("model") or ("served-model" if dry_run else _discover_model(base_url, key))
+    return {"name": "teacher", "base_url": base_url, "model": model, "api_key_env": key_env,
+            "stream": bool(inf.get("stream", False)), "concurrency": int(inf.get("concurrency", 16)),
+            **_sampling(inf)}
+
+
+def _sampling(inf: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if inf.get("max_new_tokens"):
+        out["max_tokens"] = int(inf["max_new_tokens"])
+    if inf.get("temperature") is not None:
+        out["temperature"] = float(inf["temperature"])
+    if inf.get("seed") is not None:
+        out["seed"] = int(inf["seed"])
+    return out
+
+
+def _local_server(config: dict[str, Any], inf: dict[str, Any], backend: str) -> ServerSpec:
+    teacher = (config.get("models") or {}).get("teacher")
+    if isinstance(teacher, list):
+        teacher = teacher[0]
+    if not teacher:
+        raise ConfigError(f"{config['job_type']}: models.teacher (a local model folder) is required")
+    extra: list[str] = []
+    if inf.get("max_model_len"):
+        extra += ["--max-model-len", str(inf["max_model_len"])]
+    if inf.get("gpu_memory_utilization"):
+        extra += ["--gpu-memory-utilization", str(inf["gpu_memory_utilization"])]
+    if inf.get("enforce_eager"):
+        extra.append("--enforce-eager")
+    if inf.get("trust_remote_code"):
+        extra.append("--trust-remote-code")
+    if inf.get("enable_chunked_prefill"):
+        extra.append("--enable-chunked-prefill")
+    chosen = backend
+    if backend == "auto":
+        from .servers import pick_backend
+
+        chosen = pick_backend(ServerSpec(model=str(teacher), backend="auto"))
+    return ServerSpec(model=str(teacher), backend=chosen, served_name="teacher",
+                      max_tokens=int(inf.get("max_new_tokens") or 512),
+                      max_concurrent=int(inf.get("concurrency", 4)),
+                      extra_args=extra if chosen == "vllm" else [])
+
+
+def _local_endpoint(inf: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "teacher", "base_url": "${servers.teacher.base_url}", "model": "${servers.teacher.model}",
+            "api_key_env": "${servers.teacher.api_key_env}", "concurrency": int(inf.get("concurrency", 4)),
+            **_sampling(inf)}
+
+
+def _train_config(config: dict[str, Any], data: str, white_box: bool, warnings: list[str]) -> dict[str, Any]:
+    tr = config.get("training") or {}
+    models = config.get("models") or {}
+    if not models.get("student"):
+        raise ConfigError(f"{config['job_type']}: models.student is required")
+    out: dict[str, Any] = {
+        "data": [data], "student": models["student"],
+        "output_dir": tr.get("output_dir") or "${stage_dir}/student",
+        "require_thought": False, "chains": "all",
+    }
+    mapping = {"num_train_epochs": "epochs", "per_device_train_batch_size": "per_device_batch_size",
+               "gradient_accumulation_steps": "gradient_accumulation_steps", "max_length": "max_length",
+               "save_steps": "save_steps", "logging_steps": "logging_steps", "learning_rate": "learning_rate",
+               "weight_decay": "weight_decay", "warmup_ratio": "warmup_ratio", "lr_scheduler_type": "lr_scheduler",
+               "max_steps": "max_steps"}
+    for src, dst in mapping.items():
+        if tr.get(src) is not None:
+            out[dst] = tr[src]
+    ds = config.get("dataset") or {}
+    if ds.get("seed") is not None:
+        out["seed"] = ds["seed"]
+    if ds.get("template"):
+        warnings.append(f"dataset.template ({ds['template']}): EasyDistill's hand-written KD template is not "
+                        "used; the student is trained in its own chat template (Qwen3 thinking format "
+                        "where it has none), with loss on assistant tokens only")
+    if white_box:
+        dist = config.get("distillation") or {}
+        teacher = models.get("teacher")
+        if isinstance(teacher, list):
+            if len(teacher) > 1:
+                warnings.append(f"models.teacher: {len(teacher)} teachers given; white-box KD here uses one "
+                                f"teacher, the first ({teacher[0]})")
+            teacher = teacher[0]
+        if not teacher:
+            raise ConfigError(f"{config['job_type']}: models.teacher is required for white-box KD")
+        kd: dict[str, Any] = {"teacher": teacher, "mode": "precompute",
+                              "teacher_logprobs": "${stage_dir}/teacher_topk"}
+        if dist.get("kd_ratio") is not None:
+            kd["alpha"] = dist["kd_ratio"]
+        if dist.get("distillation_type"):
+            loss = KD_LOSS.get(str(dist["distillation_type"]).lower())
+            if loss is None:
+                raise ConfigError(f"distillation.distillation_type {dist['distillation_type']!r}: "
+                                  f"supported: {', '.join(sorted(KD_LOSS))}")
+            kd["loss"] = loss
+        if (config.get("inference") or {}).get("top_logits_num"):
+            kd["top_k"] = int(config["inference"]["top_logits_num"])
+        if dist.get("max_seq_length"):
+            out["max_length"] = min(int(dist["max_seq_length"]), int(out.get("max_length", 1 << 30)))
+        if ds.get("logits_path"):
+            warnings.append("dataset.logits_path: EasyDistill's logits files are not read; the teacher's "
+                            "top-k log-probs are recomputed from models.teacher into the run directory")
+        out["kd"] = kd
+        out["batching"] = "padded"
+    return out
+
+
+def easydistill_recipe(path: str | Path, *, dry_run: bool = False, backend: str = "auto",
+                       log=None) -> tuple[Recipe, list[str]]:
+    """The recipe an EasyDistill config means, and the warnings (unknown fields…)."""
+    config = read_easydistill(path)
+    job = str(config["job_type"])
+    warnings: list[str] = []
+    if job not in JOB_TYPES:
+        if job.startswith(OUT_OF_SCOPE):
+            raise ConfigError(f"job_type {job!r} is not supported by thoughtdistill (it covers CoT generation, "
+                              f"evaluation, rewriting and KD: {', '.join(JOB_TYPES)})")
+        raise ConfigError(f"unknown EasyDistill job_type {job!r}; supported: {', '.join(JOB_TYPES)}")
+    unknown = unknown_fields(config)
+    if unknown:
+        warnings.append(f"unknown EasyDistill fields ignored: {', '.join(unknown)}")
+    ds = config.get("dataset") or {}
+    inf = config.get("inference") or {}
+    is_api = job.endswith("_api")
+    local = job.endswith(("_batch", "_local")) or job == "kd_white_box"
+    if is_api:
+        ignored = sorted(k for k in VLLM_ONLY if k in inf)
+        if ignored:
+            warnings.append(f"inference fields for a local vLLM have no effect on an API job: {', '.join(ignored)}")
+    servers: dict[str, ServerSpec] = {}
+    endpoint: dict[str, Any] | None = None
+    if is_api:
+        endpoint = _api_endpoint(inf, dry_run, warnings)
+    elif local:
+        servers["teacher"] = _local_server(config, inf, backend)
+        endpoint = _local_endpoint(inf)
+    stages: list[StageSpec] = []
+
+    def need(section: dict[str, Any], key: str, where: str) -> str:
+        if not section.get(key):
+            raise ConfigError(f"{job}: {where}.{key} is required")
+        return str(section[key])
+
+    questions = "${stages.prepare.dir}/questions.jsonl"
+    chains = "${stages.generate.dir}/chains.jsonl"
+    n = int(inf.get("n", 1))
+    if job in ("cot_generation_api", "cot_generation_batch"):
+        stages.append(StageSpec(name="prepare", config={
+            "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
+            "output": "${stage_dir}/questions.jsonl", "keep_chains": False}))
+        prompt = inf.get("prompt")
+        stages.append(StageSpec(name="generate", config={
+            "input": questions, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
+            "prompt": "plain", "user_template": (f"{prompt}\n{{question}}" if prompt else "{question}"),
+            "progress": False}))
+        stages.append(StageSpec(name="export", uses="easydistill_export", config={
+            "input": chains, "output": need(ds, "output_path", "dataset"), "format": "generation"}))
+    elif job == "cot_eval_api":
+        stages.append(StageSpec(name="prepare", config={
+            "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
+            "output": "${stage_dir}/chains.jsonl", "keep_chains": True}))
+        judge = {k: v for k, v in endpoint.items() if k not in ("temperature", "seed")}
+        judge["name"] = "judge"
+        stages.append(StageSpec(name="judge", config={
+            "input": "${stages.prepare.dir}/chains.jsonl", "output": "${stage_dir}/annotated.jsonl",
+            "judges": [judge], "rubric": "easydistill", "progress": False}))
+        stages.append(StageSpec(name="export", uses="easydistill_export", config={
+            "input": "${stages.judge.dir}/annotated.jsonl", "output": need(ds, "output_path", "dataset"),
+            "format": "eval"}))
+    elif job.startswith(("cot_long2short", "cot_short2long")):
+        direction = "long2short" if "long2short" in job else "short2long"
+        stages.append(StageSpec(name="prepare", config={
+            "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
+            "output": "${stage_dir}/requests.jsonl",
+            "rewrite": {"direction": direction, "prompt": need(inf, "prompt", "inference")}}))
+        stages.append(StageSpec(name="generate", config={
+            "input": "${stages.prepare.dir}/requests.jsonl", "output": "${stage_dir}/chains.jsonl",
+            "teachers": [endpoint], "n": 1, "prompt": "plain", "progress": False}))
+        stages.append(StageSpec(name="export", uses="easydistill_export", config={
+            "input": chains, "output": need(ds, "output_path", "dataset"), "format": "rewrite"}))
+    elif job in ("kd_black_box_api", "kd_black_box_local", "kd_white_box", "kd_white_box_local"):
+        stages.append(StageSpec(name="prepare", config={
+            "sources": [{"path": need(ds, "instruction_path", "dataset"), "format": "easydistill"}],
+            "output": "${stage_dir}/questions.jsonl", "keep_chains": False}))
+        system = inf.get("system_prompt")
+        stages.append(StageSpec(name="generate", config={
+            "input": questions, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
+            "prompt": "plain", "system_prompt": system or None, "progress": False}))
+        stages.append(StageSpec(name="export", uses="easydistill_export", config={
+            "input": chains, "output": need(ds, "labeled_path", "dataset"), "format": "labeled"}))
+        stages.append(StageSpec(name="train", config=_train_config(
+            config, chains, white_box=job.startswith("kd_white_box"), warnings=warnings)))
+    else:  # *_train_only
+        stages.append(StageSpec(name="prepare", config={
+            "sources": [{"path": need(ds, "labeled_path", "dataset"), "format": "easydistill"}],
+            "output": "${stage_dir}/labeled.jsonl", "keep_chains": True}))
+        stages.append(StageSpec(name="train", config=_train_config(
+            config, "${stages.prepare.dir}/labeled.jsonl", white_box=job.startswith("kd_white_box"),
+            warnings=warnings)))
+    name = Path(path).stem
+    recipe = Recipe(name=f"easydistill-{name}", description=f"EasyDistill {job} job from {path}",
+                    run_dir=f"runs/easydistill-{name}", servers=servers, stages=stages)
+    return recipe, warnings
+
+
+def run_easydistill(path: str | Path, run_dir: str | Path | None = None, *, dry_run: bool = False,
+                    backend: str = "auto", log=None, **kwargs):
+    """Map and run an EasyDistill config; the run directory gets a redacted copy of it."""
+    from .runner import _stderr, run_pipeline
+
+    log = log or _stderr
+    recipe, warnings = easydistill_recipe(path, dry_run=dry_run, backend=backend, log=log)
+    for w in warnings:
+        log(f"warning: {w}")
+    run_dir = Path(run_dir or recipe.run_dir)
+    if not dry_run:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        from ..io.atomic import atomic_open
+
+        with atomic_open(run_dir / "easydistill.config.json") as fh:
+            json.dump(redacted(read_easydistill(path)), fh, indent=2, ensure_ascii=False)
+    result = run_pipeline(recipe, run_dir, dry_run=dry_run, log=log, **kwargs)
+    result.warnings = warnings + result.warnings
+    return result

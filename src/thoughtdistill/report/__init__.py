@@ -1,0 +1,191 @@
+"""The run report: one self-contained HTML page (inline CSS, figures as base64 PNG, no
+external fetches) plus ``report.json`` with the same numbers.
+
+Sections: summary, funnel (questions → chains → verified → selected), RV×CD heatmaps,
+length histograms, training loss, evaluation table with tokens spent, selection report,
+stages, data files (relative links).
+
+    from thoughtdistill.report import build_report
+    build_report("runs/quickstart", "runs/quickstart/report")
+
+As a pipeline stage: ``uses: report`` with ``{run_dir: ${run_dir}, output_dir: ${stage_dir}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..config import StageConfig
+from ..io.atomic import atomic_open
+from .data import chain_stats, eval_runs, load_manifests, loss_curve, main_records_file
+from .html import render_html
+
+SECTIONS = ("summary", "funnel", "heatmaps", "lengths", "training", "evaluation", "selection",
+            "stages", "files")
+
+
+class ReportConfig(StageConfig):
+    run_dir: str = Field(description="the run directory to report on")
+    output_dir: str = Field(description="where report.html and report.json are written")
+    title: str | None = None
+    max_files: int = Field(300, ge=1)
+
+
+class ReportResult(BaseModel):
+    html: str
+    json_path: str
+    funnel: dict[str, int | None]
+
+
+def report_inputs(config: ReportConfig) -> list[str]:
+    """For the pipeline's skip check: the manifests of every other stage."""
+    folder = Path(config.run_dir) / "manifests"
+    own = Path(config.output_dir).name
+    if not folder.exists():
+        return []
+    return sorted(str(p) for p in folder.glob("*.json") if p.stem != own)
+
+
+def _last(manifests: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    found = [m for m in manifests if m.get("kind") in kinds]
+    return found[-1] if found else None
+
+
+def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: int = 300) -> dict[str, Any]:
+    run_dir = Path(run_dir).resolve()
+    out_dir = Path(out_dir).resolve() if out_dir else run_dir / "report"
+    manifests = load_manifests(run_dir)
+    per_stage: dict[str, dict[str, Any]] = {}
+    stages = []
+    for m in manifests:
+        entry: dict[str, Any] = {"stage": m["stage"], "kind": m.get("kind"), "seconds": m.get("seconds"),
+                                 "finished_at": m.get("finished_at")}
+        if m.get("kind") in ("prepare", "generate", "judge", "verify", "select"):
+            path = main_records_file(m, run_dir)
+            if path is not None:
+                stats = chain_stats(path)
+                per_stage[m["stage"]] = stats
+                entry.update(records=_rel(path, out_dir), questions=stats["questions"], chains=stats["chains_ok"],
+                             verified=stats["verified"], judged=stats["judged"])
+        stages.append(entry)
+
+    def stats_of(kinds: tuple[str, ...]) -> dict[str, Any] | None:
+        m = _last([x for x in manifests if x["stage"] in per_stage], kinds)
+        return per_stage[m["stage"]] if m else None
+
+    prep, gen = stats_of(("prepare",)), stats_of(("generate",))
+    annotated, selected = stats_of(("verify", "judge")), stats_of(("select",))
+    funnel = {
+        "questions": (prep or gen or {}).get("questions"),
+        "chains": gen["chains_ok"] if gen else None,
+        "verified": annotated["verified"] if annotated else None,
+        "selected": selected["chains_ok"] if selected else None,
+    }
+    if gen and prep is None:
+        funnel["questions"] = gen["questions"]
+    heatmaps = {}
+    if annotated and annotated["judged"]:
+        heatmaps["all annotated chains"] = annotated["rv_cd"]
+    if selected and selected["judged"]:
+        heatmaps["selected chains"] = selected["rv_cd"]
+    lengths = {}
+    for label, st in (("generated", gen or annotated), ("selected", selected)):
+        if st and st["lengths"]:
+            lengths[label] = {"values": st["lengths"], "unit": st["length_unit"]}
+    training: dict[str, Any] = {}
+    train = _last(manifests, ("train",))
+    if train:
+        logs = sorted((run_dir / train["stage"]).rglob("trainer_log.json"))
+        if logs:
+            training = {"log": _rel(logs[0], out_dir), **loss_curve(logs[0])}
+    evaluation = []
+    for m in manifests:
+        if m.get("kind") == "evaluate":
+            for row in eval_runs(run_dir / m["stage"]):
+                row["stage"] = m["stage"]
+                row["file"] = _rel(Path(row["file"]), out_dir)
+                evaluation.append(row)
+    selection = None
+    sel = _last(manifests, ("select",))
+    if sel:
+        reports = sorted((run_dir / sel["stage"]).rglob("select_report.json"))
+        if reports:
+            try:
+                selection = {"file": _rel(reports[0], out_dir), "data": json.loads(reports[0].read_text())}
+            except ValueError:
+                selection = None
+    tokens = {"generation_prompt": (gen or {}).get("prompt_tokens", 0),
+              "generation_completion": (gen or {}).get("completion_tokens", 0),
+              "evaluation": sum(r["tokens_spent"] or 0 for r in evaluation)}
+    files = _data_files(run_dir, out_dir, max_files)
+    return {"run_dir": str(run_dir), "recipe": _recipe_name(run_dir), "funnel": funnel, "stages": stages,
+            "heatmaps": heatmaps, "lengths": lengths, "training": training, "evaluation": evaluation,
+            "selection": selection, "tokens": tokens, "files": files,
+            "teachers": (gen or {}).get("teachers", {})}
+
+
+def _recipe_name(run_dir: Path) -> str:
+    try:
+        return json.loads((run_dir / "run.json").read_text()).get("recipe", run_dir.name)
+    except (OSError, ValueError):
+        return run_dir.name
+
+
+def _rel(path: Path, base: Path) -> str:
+    import os
+
+    return os.path.relpath(Path(path).resolve(), base)
+
+
+def _data_files(run_dir: Path, out_dir: Path, limit: int) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(run_dir.rglob("*")):
+        if not path.is_file() or path.name.startswith(".") or "servers" in path.relative_to(run_dir).parts:
+            continue
+        if _under(path, out_dir) or path.suffix not in (".jsonl", ".json", ".gz", ".parquet", ".png", ".html", ".yaml", ".md"):
+            continue
+        out.append({"path": _rel(path, out_dir), "name": str(path.relative_to(run_dir)), "bytes": path.stat().st_size})
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def build_report(run_dir: str | Path, out_dir: str | Path | None = None, title: str | None = None,
+                 max_files: int = 300) -> ReportResult:
+    run_dir = Path(run_dir).resolve()
+    out_dir = Path(out_dir).resolve() if out_dir else run_dir / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = collect(run_dir, out_dir, max_files)
+    html = render_html(data, title or f"thoughtdistill report: {data['recipe']}")
+    json_data = {k: v for k, v in data.items() if k != "lengths"}
+    json_data["lengths"] = {k: {"unit": v["unit"], "count": len(v["values"]),
+                                "min": min(v["values"]), "max": max(v["values"]),
+                                "mean": sum(v["values"]) / len(v["values"])} for k, v in data["lengths"].items()}
+    json_path = out_dir / "report.json"
+    with atomic_open(json_path) as fh:
+        json.dump(json_data, fh, indent=2, ensure_ascii=False)
+    html_path = out_dir / "report.html"
+    with atomic_open(html_path) as fh:
+        fh.write(html)
+    for path in (html_path, json_path):
+        path.chmod(0o644)
+    return ReportResult(html=str(html_path), json_path=str(json_path), funnel=data["funnel"])
+
+
+def run_report(config: ReportConfig) -> ReportResult:
+    return build_report(config.run_dir, config.output_dir, config.title, config.max_files)
+
+
+__all__ = ["SECTIONS", "ReportConfig", "ReportResult", "build_report", "collect", "report_inputs", "run_report"]

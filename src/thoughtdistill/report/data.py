@@ -1,0 +1,193 @@
+"""Gather a run's numbers from its run directory: manifests, stage outputs, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..io import iter_dicts
+
+CHAIN_KINDS = ("generate", "judge", "verify", "select", "prepare")
+LEVELS = 10
+
+
+def load_manifests(run_dir: Path) -> list[dict[str, Any]]:
+    """Manifests of completed stages, in recipe order (run.json), else by finish time."""
+    folder = run_dir / "manifests"
+    if not folder.exists():
+        return []
+    manifests = {}
+    for path in folder.glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if data.get("status") == "done":
+            manifests[data.get("stage", path.stem)] = data
+    order: list[str] = []
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        try:
+            order = [s["name"] for s in json.loads(run_json.read_text()).get("stages", [])]
+        except (ValueError, KeyError):
+            order = []
+    rank = {n: i for i, n in enumerate(order)}
+    return sorted(manifests.values(), key=lambda m: (rank.get(m["stage"], 1 << 20), m.get("finished_at", "")))
+
+
+def _paths(obj: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, str(k))
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _paths(v, key)
+    elif isinstance(obj, str) and os.path.isabs(obj) and "\n" not in obj and len(obj) < 4096:
+        yield key, obj
+
+
+def main_records_file(manifest: dict[str, Any], run_dir: Path) -> Path | None:
+    """The canonical records file a stage wrote: a JSONL named by its result or config as an
+    output, else the largest records-like JSONL in its folder."""
+    stage_dir = run_dir / manifest["stage"]
+    candidates: list[Path] = []
+    for source in (manifest.get("result") or {}, manifest.get("config") or {}):
+        for key, value in _paths(source):
+            value = value.replace("${run_dir}", str(run_dir))
+            p = Path(value)
+            if p.suffix in (".jsonl", ".gz") and p.exists() and ("out" in key or key in ("path", "selected", "chains", "annotated")):
+                if _is_records(p):
+                    candidates.append(p)
+    if candidates:
+        return candidates[0]
+    if stage_dir.is_dir():
+        files = [p for p in stage_dir.rglob("*.jsonl") if "journal" not in p.name and "quarantine" not in p.name
+                 and "dropped" not in p.name and _is_records(p)]
+        if files:
+            return max(files, key=lambda p: p.stat().st_size)
+    return None
+
+
+def _is_records(path: Path) -> bool:
+    try:
+        for _, row in iter_dicts(path):
+            return "question" in row
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not a records file
+        return False
+    return False
+
+
+def chain_stats(path: Path) -> dict[str, Any]:
+    """Counts, RV×CD matrix and lengths of the chains in a canonical records file."""
+    questions = chains = ok = verified = judged = 0
+    matrix = [[0] * LEVELS for _ in range(LEVELS)]  # [rv][cd]
+    lengths: list[int] = []
+    length_unit = "completion tokens"
+    prompt_tokens = completion_tokens = 0
+    teachers: Counter[str] = Counter()
+    for _, row in iter_dicts(path):
+        questions += 1
+        for chain in row.get("reasoning") or []:
+            chains += 1
+            if chain.get("finish_reason") == "error" or chain.get("error"):
+                continue
+            ok += 1
+            teachers[chain.get("teacher") or "?"] += 1
+            corr = chain.get("correctness") or {}
+            if corr.get("verdict") is True:
+                verified += 1
+            rv = (chain.get("Reasoning_Verbosity") or {}).get("level")
+            cd = (chain.get("Cognitive_Difficulty") or {}).get("level")
+            if isinstance(rv, int) and isinstance(cd, int) and 0 <= rv < LEVELS and 0 <= cd < LEVELS:
+                matrix[rv][cd] += 1
+                judged += 1
+            usage = chain.get("usage") or {}
+            if usage.get("completion_tokens"):
+                lengths.append(int(usage["completion_tokens"]))
+                completion_tokens += int(usage["completion_tokens"])
+                prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            else:
+                text = chain.get("full_response") or "\n".join(
+                    x for x in (chain.get("thought"), chain.get("solution")) if x)
+                lengths.append(max(1, len(text) // 4))
+                length_unit = "tokens (≈ chars / 4 where usage is missing)"
+    return {"file": str(path), "questions": questions, "chains": chains, "chains_ok": ok,
+            "verified": verified, "judged": judged, "rv_cd": matrix, "lengths": lengths,
+            "length_unit": length_unit, "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens, "teachers": dict(teachers)}
+
+
+def loss_curve(path: Path) -> dict[str, list[float]]:
+    """(step, loss) and (step, eval_loss) from trainer_log.json: HF ``log_history`` (a list,
+    or a dict holding ``log_history``/``history``/``logs``), or JSON Lines of log dicts."""
+    text = path.read_text()
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(data, dict):
+        for key in ("log_history", "history", "logs", "steps"):
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+    out: dict[str, list[float]] = {"step": [], "loss": [], "eval_step": [], "eval_loss": []}
+    if not isinstance(data, list):
+        return out
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            continue
+        step = entry.get("step", entry.get("global_step", i + 1))
+        if isinstance(entry.get("loss"), (int, float)):
+            out["step"].append(float(step))
+            out["loss"].append(float(entry["loss"]))
+        if isinstance(entry.get("eval_loss"), (int, float)):
+            out["eval_step"].append(float(step))
+            out["eval_loss"].append(float(entry["eval_loss"]))
+    return out
+
+
+def eval_runs(folder: Path) -> list[dict[str, Any]]:
+    """Rows of the evaluation table from ``thoughtdistill.eval/1`` run JSONs in a folder."""
+    rows = []
+    for path in sorted(folder.rglob("*.json")):
+        if path.name.endswith(".meta.json"):
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, OSError):
+            continue
+        if not isinstance(data, dict) or "metrics" not in data:
+            continue
+        m = data.get("metrics") or {}
+        bench = data.get("benchmark")
+        n_samples = m.get("n_samples") or 0
+        mean_tokens = m.get("mean_completion_tokens")
+        rows.append({
+            "file": str(path),
+            "run": data.get("run_name") or path.stem,
+            "label": data.get("label") or data.get("model"),
+            "model": data.get("model"),
+            "benchmark": bench.get("name") if isinstance(bench, dict) else bench,
+            "n_problems": m.get("n_problems"),
+            "n": data.get("n", m.get("n_samples_per_problem")),
+            "accuracy": m.get("accuracy"),
+            "ci": _ci(m, data.get("n")),
+            "mean_completion_tokens": mean_tokens,
+            "mean_thinking_tokens": m.get("mean_thinking_tokens"),
+            "tokens_spent": round(mean_tokens * n_samples) if mean_tokens and n_samples else None,
+            "truncation_rate": m.get("truncation_rate"),
+            "accuracy_per_1k_tokens": m.get("accuracy_per_1k_tokens"),
+        })
+    return rows
+
+
+def _ci(metrics: dict[str, Any], n: Any) -> list[float] | None:
+    est = metrics.get(f"avg@{n}") if n else None
+    if isinstance(est, dict):
+        lo, hi = est.get("ci_low", est.get("low")), est.get("ci_high", est.get("high"))
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            return [lo, hi]
+    return None
