@@ -325,8 +325,8 @@ def _read_r1_traces(row: Row) -> Row:
     out = _question_only(row, "problem", "math", "gtruth_answer",
                          ("message_thinking", "message_content", "teacher"))
     chain: Row = {"teacher": _text(row, "teacher", required=False),
-                  "thought": _text(row, "message_thinking"),
-                  "solution": _text(row, "message_content"),
+                  "thought": _text(row, "message_thinking").strip(),
+                  "solution": _text(row, "message_content").strip(),
                   "truncated": False}
     out["reasoning"] = [{k: v for k, v in chain.items() if v is not None}]
     return out

@@ -1,0 +1,87 @@
+"""The convert and stats verbs, through typer's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from thoughtdistill.cli import app
+from thoughtdistill.io import read_records
+
+runner = CliRunner()
+
+
+def test_help_lists_verbs_and_explains_options():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "convert" in result.output and "stats" in result.output
+    helptext = runner.invoke(app, ["convert", "--help"], terminal_width=200).output
+    for option in ("--from", "--to", "--on-error", "--quarantine", "--unique-ids", "--split-thoughts"):
+        assert option in helptext
+
+
+def test_convert_multi_chain_then_stats(tmp_path, data_dir):
+    out = tmp_path / "mc.jsonl"
+    result = runner.invoke(app, ["convert", str(data_dir / "multi_chain.jsonl"), str(out), "--from", "multi_chain"])
+    assert result.exit_code == 0, result.output
+    records = list(read_records(out))
+    assert len(records) == 100 and sum(len(r.reasoning) for r in records) == 800
+    result = runner.invoke(app, ["stats", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["records"] == 100 and figures["chains"] == 800
+    assert figures["chains_per_question"] == {"8": 100}
+    assert figures["correctness"] == {"correct": 728, "wrong": 72, "undecided": 0, "unjudged": 0}
+    assert figures["chain_tokens"]["p50"] > 50
+    tables = runner.invoke(app, ["stats", str(out)], terminal_width=160)
+    assert tables.exit_code == 0 and "chains per question" in tables.output and "Reasoning_Verbosity" in tables.output
+
+
+@pytest.mark.slow  # builds the SmolLM2 fixture on a fresh machine
+def test_convert_to_messages_parquet_and_stats_with_tokenizer(tmp_path, data_dir, smollm2_path):
+    pq_out = tmp_path / "r1.parquet"
+    assert runner.invoke(app, ["convert", str(data_dir / "r1_traces.jsonl"), str(pq_out)]).exit_code == 0
+    msgs = tmp_path / "r1.messages.jsonl"
+    assert runner.invoke(app, ["convert", str(pq_out), str(msgs), "--to", "messages"]).exit_code == 0
+    first = json.loads(msgs.read_text().splitlines()[0])
+    assert first["messages"][1]["content"].startswith("<think>\n")
+    result = runner.invoke(app, ["stats", str(pq_out), "--json", "--tokenizer", str(smollm2_path)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["token_counter"] == str(smollm2_path) and figures["thought_tokens"]["max"] > 1000
+
+
+def test_quarantine_option(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"question": "ok"}\n{"question": 3}\n{"question": "ok2"}\n')
+    out, bad = tmp_path / "out.jsonl", tmp_path / "bad.jsonl"
+    result = runner.invoke(app, ["convert", str(src), str(out), "--on-error", "quarantine", "--quarantine", str(bad)])
+    assert result.exit_code == 0, result.output
+    assert [r.question for r in read_records(out)] == ["ok", "ok2"]
+    assert json.loads(bad.read_text())["line"] == 2
+
+
+def test_errors_are_one_line_unless_debug(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"question": "ok"}\n{"question": "q", "reasoning": [{"solution": "s", '
+                   '"Reasoning_Verbosity": {"judge": "j", "level": 11}}]}\n')
+    cmd = [sys.executable, "-m", "thoughtdistill", "convert", str(src), str(tmp_path / "o.jsonl")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{src}:2: field 'reasoning.0.Reasoning_Verbosity.level'" in lines[0]
+    assert not (tmp_path / "o.jsonl").exists()  # nothing half-written
+    debug = subprocess.run(cmd[:3] + ["--debug"] + cmd[3:], capture_output=True, text=True)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_unknown_format_is_clear(tmp_path, data_dir):
+    proc = subprocess.run([sys.executable, "-m", "thoughtdistill", "convert", str(data_dir / "math500.jsonl"),
+                           str(tmp_path / "o.jsonl"), "--to", "math500"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "input only" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "thoughtdistill", "convert", str(data_dir / "math500.jsonl"),
+                           str(tmp_path / "o.jsonl"), "--from", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown format 'nope'" in proc.stderr
