@@ -8,6 +8,19 @@ from typing import Optional
 import typer
 
 
+def _prune(d: dict) -> dict:
+    """Drop unset (None) options, and sections left empty, so the config file's values stand."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _prune(v)
+            if not v:
+                continue
+        if v is not None:
+            out[k] = v
+    return out
+
+
 def register(app: typer.Typer) -> None:
     @app.command("select")
     def select(
@@ -71,7 +84,7 @@ def register(app: typer.Typer) -> None:
             key = name.get(strategy or "student-fit")
             if key:
                 ov[key]["per_question"] = per_question
-        cfg = build_config(SelectConfig, config, ov, section=section)
+        cfg = build_config(SelectConfig, config, _prune(ov), section=section)
         res = run_select(cfg)
         typer.echo(f"selected {res.chains_out} chains of {res.questions_out} questions "
                    f"(from {res.chains_in} chains, {res.questions_in} questions) -> {res.output}")
