@@ -228,6 +228,9 @@ def verify_math_many(
     tasks = [(r, g, timeout_s) for r, g in pairs]
     if processes <= 1 or len(tasks) <= 1:
         return [_verify_pair(t) for t in tasks]
-    ctx = mp.get_context("spawn")  # no fork of a threaded parent (async engine, servers)
+    # fork is cheap and needs no re-import of __main__; a parent with other threads running
+    # (an event loop, a progress bar) is not forked (a lock held by another thread would be
+    # copied locked): a fork server starts the workers then.
+    ctx = mp.get_context("fork" if threading.active_count() == 1 else "forkserver")
     with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_warm) as pool:
         return list(pool.map(_verify_pair, tasks, chunksize=max(1, chunksize)))
