@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 class GenerateConfig(StageConfig):
     input: Path
+    input_format: str | None = Field(default=None, description="input format (default: detected)")
     output: Path
     teachers: list[EndpointConfig] = Field(min_length=1)
     n: int = Field(default=1, ge=1, description="chains per question per teacher")
@@ -121,15 +122,20 @@ def _to_canonical(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def iter_questions(path: Path, limit: int | None = None) -> Iterator[Record]:
-    """Validated question records; the first bad one raises a located RecordError."""
-    loader = None
-    if path.suffix not in (".jsonl", ".gz"):
-        try:
-            from ..io.convert import load_questions as loader  # type: ignore[no-redef]
-        except ImportError:
-            loader = None
-    records = loader(path) if loader else iter_records(path, convert=_to_canonical)
+def iter_questions(path: Path, limit: int | None = None, fmt: str | None = None) -> Iterator[Record]:
+    """Validated question records, streamed; the first bad one raises a located RecordError.
+
+    Any format the io converters know (``fmt=None``: detected from the first row); without
+    them, canonical JSONL plus the 'problem' / 'instruction' / 'prompt' question fields.
+    """
+    try:
+        from ..io.convert import read_records
+    except ImportError:
+        read_records = None  # type: ignore[assignment]
+    if read_records is not None:
+        records: Iterator[Record] = read_records(path, fmt)
+    else:
+        records = iter_records(path, convert=_to_canonical)
     for i, record in enumerate(records):
         if limit is not None and i >= limit:
             return
@@ -174,7 +180,7 @@ class _Plan:
         self.prompts = PromptBuilder(preset, system, config.user_template)
 
     def records(self) -> Iterator[tuple[Record, list[EndpointConfig]]]:
-        return _assign(self.config, iter_questions(self.config.input, self.config.limit))
+        return _assign(self.config, iter_questions(self.config.input, self.config.limit, self.config.input_format))
 
     def base_requests(self) -> Iterator[ChatRequest]:
         n = self.config.n
@@ -250,7 +256,7 @@ def _validate(config: GenerateConfig) -> int:
     _Plan(config, {})  # prompt settings
     count = 0
     ids: set[str] = set()
-    for record in iter_questions(config.input, config.limit):  # raises on the first bad record
+    for record in iter_questions(config.input, config.limit, config.input_format):  # raises on the first bad record
         count += 1
         if record.id in ids:
             raise ConfigError(f"{config.input}: question {count} repeats id '{record.id}' "
