@@ -1,0 +1,135 @@
+"""Runner mechanics on real data with the built-in stages (no server, no model): skipping,
+re-running on config or input change, --from/--until, dry-run validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thoughtdistill.errors import ConfigError
+from thoughtdistill.pipeline import load_recipe, run_pipeline
+
+
+def write_recipe(tmp_path: Path, limit: int = 5, fmt: str = "generation", extra: dict | None = None) -> Path:
+    recipe = {
+        "name": "mechanics",
+        "stages": [
+            {"name": "prepare", "config": {
+                "sources": [{"path": "${data}/multi_chain.jsonl", "limit": limit}],
+                "output": "${stage_dir}/questions.jsonl"}},
+            {"name": "export", "uses": "easydistill_export", "config": {
+                "input": "${stages.prepare.dir}/questions.jsonl", "output": "${stage_dir}/out.json",
+                "format": fmt}},
+        ],
+        **(extra or {}),
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def statuses(result) -> dict[str, str]:
+    return {s.name: s.status for s in result.stages}
+
+
+def test_run_skip_and_config_change(tmp_path, data_dir):
+    recipe = write_recipe(tmp_path)
+    run = tmp_path / "run"
+    first = run_pipeline(recipe, run, log=lambda m: None)
+    assert statuses(first) == {"prepare": "ran", "export": "ran"}
+    out = json.loads((run / "export" / "out.json").read_text())
+    assert len(out) == 5 * 8 and set(out[0]) == {"instruction", "output"}
+    manifest = json.loads((run / "manifests" / "export.json").read_text())
+    assert manifest["status"] == "done" and manifest["config_hash"]
+    assert str(run / "prepare" / "questions.jsonl") in manifest["inputs"]
+    assert (run / "recipe.resolved.json").exists() and (run / "run.json").exists()
+    assert json.loads((run / "run.json").read_text())["state"] == "done"
+
+    again = run_pipeline(recipe, run, log=lambda m: None)
+    assert statuses(again) == {"prepare": "skipped", "export": "skipped"}
+
+    # Only the export config changes: prepare stays skipped.
+    write_recipe(tmp_path, fmt="eval")
+    changed = run_pipeline(recipe, run, log=lambda m: None)
+    assert statuses(changed) == {"prepare": "skipped", "export": "ran"}
+    assert "reasoning_verbosity" in json.loads((run / "export" / "out.json").read_text())[0]
+
+    # An upstream change that alters its output re-runs the downstream stage too.
+    write_recipe(tmp_path, limit=3, fmt="eval")
+    upstream = run_pipeline(recipe, run, log=lambda m: None)
+    assert statuses(upstream) == {"prepare": "ran", "export": "ran"}
+    assert len(json.loads((run / "export" / "out.json").read_text())) == 3 * 8
+
+
+def test_modified_output_and_from_until(tmp_path, data_dir):
+    recipe = write_recipe(tmp_path)
+    run = tmp_path / "run"
+    run_pipeline(recipe, run, log=lambda m: None)
+    # Someone edits an output: the stage is redone.
+    (run / "export" / "out.json").write_text("[]")
+    assert statuses(run_pipeline(recipe, run, log=lambda m: None))["export"] == "ran"
+    # --from forces that stage; --until stops early.
+    res = run_pipeline(recipe, run, from_stage="export", log=lambda m: None)
+    assert statuses(res) == {"prepare": "not-selected", "export": "ran"}
+    res = run_pipeline(recipe, run, until="prepare", force=True, log=lambda m: None)
+    assert statuses(res) == {"prepare": "ran", "export": "not-selected"}
+    with pytest.raises(ConfigError, match="no such stage"):
+        run_pipeline(recipe, run, from_stage="nope", log=lambda m: None)
+
+
+def test_input_file_change_detected(tmp_path):
+    src = tmp_path / "q.json"
+    src.write_text(json.dumps([{"instruction": "What is 1+1?", "output": "2"}]))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"stages": [{"name": "prepare", "config": {
+        "sources": [{"path": str(src)}], "output": "${stage_dir}/q.jsonl"}}]}))
+    run = tmp_path / "run"
+    assert statuses(run_pipeline(recipe, run, log=lambda m: None)) == {"prepare": "ran"}
+    assert statuses(run_pipeline(recipe, run, log=lambda m: None)) == {"prepare": "skipped"}
+    src.write_text(json.dumps([{"instruction": "What is 2+2?", "output": "4"}]))
+    assert statuses(run_pipeline(recipe, run, log=lambda m: None)) == {"prepare": "ran"}
+
+
+def test_dry_run_validates_everything(tmp_path, monkeypatch):
+    recipe = write_recipe(tmp_path)
+    res = run_pipeline(recipe, tmp_path / "run", dry_run=True, log=lambda m: None)
+    assert res.dry_run and statuses(res) == {"prepare": "would-run", "export": "would-run"}
+    assert not (tmp_path / "run").exists()  # nothing written
+
+    def bad(stages):
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump({"stages": stages}))
+        return path
+
+    cases = [
+        ([{"name": "prepare", "config": {"sources": [{"path": "/nope/q.jsonl"}], "output": "x.jsonl"}}],
+         "file not found"),
+        ([{"name": "prepare", "config": {"sources": [], "output": "x.jsonl"}}], "sources"),
+        ([{"name": "prepare", "config": {"sources": [{"path": "${data}/gsm8k_test.jsonl"}],
+                                         "output": "x.jsonl", "bogus": 1}}], "bogus"),
+        ([{"name": "x", "uses": "no-such-stage"}], "unknown stage kind"),
+        ([{"name": "prepare", "config": {"sources": [{"path": "${nope.x}"}], "output": "x"}}], "placeholder"),
+    ]
+    for stages, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            run_pipeline(bad(stages), tmp_path / "run", dry_run=True, log=lambda m: None)
+    with pytest.raises(ConfigError, match="twice"):
+        load_recipe(bad([{"name": "a", "uses": "prepare"}, {"name": "a", "uses": "prepare"}]))
+
+
+def test_env_var_names_checked(tmp_path, monkeypatch):
+    monkeypatch.delenv("TD_TEST_MISSING_KEY", raising=False)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"stages": [{"name": "generate", "config": {
+        "input": "${data}/gsm8k_test.jsonl", "output": "${stage_dir}/c.jsonl",
+        "teachers": [{"name": "r1", "base_url": "https://api.example.invalid/v1", "model": "m",
+                      "api_key_env": "TD_TEST_MISSING_KEY"}]}}]}))
+    res = run_pipeline(recipe, tmp_path / "run", dry_run=True, log=lambda m: None)
+    assert any("TD_TEST_MISSING_KEY" in w for w in res.warnings)
+    # A real run refuses before anything is sent.
+    with pytest.raises(ConfigError, match="TD_TEST_MISSING_KEY is not set"):
+        run_pipeline(recipe, tmp_path / "run", log=lambda m: None)
+    assert not (tmp_path / "run" / "generate" / "c.jsonl").exists()
