@@ -92,7 +92,8 @@ class TrainConfig(StageConfig):
     @field_validator("data", mode="before")
     @classmethod
     def _one_or_many(cls, value):
-        return [value] if isinstance(value, (str, Path)) else value
+        value = [value] if isinstance(value, (str, Path)) else value
+        return [str(v) if isinstance(v, Path) else v for v in value] if isinstance(value, list) else value
 
     @field_validator("data")
     @classmethod

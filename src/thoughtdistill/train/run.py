@@ -238,6 +238,8 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
     model = AutoModelForCausalLM.from_pretrained(
         student, dtype=torch.bfloat16 if bf16 else torch.float32, **kwargs
     )
+    # no KV cache in training: with one, transformers skips packed-sequence (padding-free) masking
+    model.config.use_cache = False
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
         raise ConfigError(
             f"{student}: the model has {model.get_input_embeddings().weight.shape[0]} embeddings but its "
@@ -319,6 +321,7 @@ def _save_model(trainer, tokenizer, model_dir: Path, config: TrainConfig) -> Non
     gen.eos_token_id = eos[0] if len(eos) == 1 else eos
     gen.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     model.config.eos_token_id = tokenizer.eos_token_id
+    model.config.use_cache = True  # for inference
     if config.lora is not None or trainer.accelerator.distributed_type.value in ("NO", "MULTI_CPU", "MULTI_GPU"):
         model.save_pretrained(model_dir, safe_serialization=True)
     else:  # DeepSpeed / FSDP: gather the full state dict through the trainer

@@ -155,7 +155,8 @@ def teacher_topk(teacher, input_ids, labels, k: int, attention_mask=None, positi
     import torch
 
     with torch.no_grad():
-        kwargs = {"input_ids": input_ids}
+        # use_cache=False: with a cache object, transformers ignores packed position ids
+        kwargs = {"input_ids": input_ids, "use_cache": False}
         if attention_mask is not None:
             kwargs["attention_mask"] = attention_mask
         if position_ids is not None:
