@@ -21,6 +21,8 @@ STAGE_CLIS: list[str] = [
     "thoughtdistill.train.cli",
     "thoughtdistill.select.cli",
     "thoughtdistill.pipeline.cli",
+    "thoughtdistill.judge.cli",
+    "thoughtdistill.verify.cli",
 ]
 
 app = typer.Typer(

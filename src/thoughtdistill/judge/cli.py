@@ -1,0 +1,52 @@
+"""``thoughtdistill judge``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from ..config import build_config
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("judge")
+    def judge(
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON JudgeConfig"),
+        input: Optional[Path] = typer.Option(None, "--input", "-i", help="chains (JSONL/Parquet/...)"),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="annotated chains"),
+        base_url: Optional[str] = typer.Option(None, help="one judge: its OpenAI-compatible base URL"),
+        model: Optional[str] = typer.Option(None, help="one judge: model name"),
+        judge_name: str = typer.Option("judge", "--judge-name", help="one judge: its name (provenance)"),
+        api_key_env: Optional[str] = typer.Option(None, help="one judge: env var holding the key"),
+        concurrency: Optional[int] = typer.Option(None, help="one judge: requests in flight"),
+        max_tokens: Optional[int] = typer.Option(None, help="one judge: reply budget"),
+        metric: Optional[List[str]] = typer.Option(None, "--metric", help="Reasoning_Verbosity | "
+                                                   "Cognitive_Difficulty | correctness (repeat)"),
+        rubric: Optional[str] = typer.Option(None, help="preset: thoughtdistill | easydistill"),
+        rubric_file: Optional[Path] = typer.Option(None, help="YAML/JSON templates per metric"),
+        aggregate: Optional[str] = typer.Option(None, help="median | mean"),
+        judge_correctness: Optional[str] = typer.Option(None, help="fallback | always | never"),
+        no_rules: bool = typer.Option(False, "--no-rules", help="do not run rule verifiers"),
+        work_dir: Optional[Path] = typer.Option(None, help="journal folder (default <output>.work)"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="do not use the response cache"),
+        limit: Optional[int] = typer.Option(None, help="only the first N records"),
+        no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+    ) -> None:
+        """Score chains with LLM judges (RV, CD, correctness) and verify with rules where possible."""
+        from .core import JudgeConfig, run_judge
+
+        overrides: dict[str, Any] = {
+            "input": input, "output": output, "metrics": metric or None, "rubric": rubric,
+            "rubric_file": rubric_file, "aggregate": aggregate, "judge_correctness": judge_correctness,
+            "rule_verify": False if no_rules else None, "work_dir": work_dir,
+            "cache": False if no_cache else None, "limit": limit,
+            "progress": False if no_progress else None,
+        }
+        if base_url or model:
+            one = {"name": judge_name, "base_url": base_url, "model": model, "api_key_env": api_key_env,
+                   "concurrency": concurrency, "max_tokens": max_tokens}
+            overrides["judges"] = [{k: v for k, v in one.items() if v is not None}]
+        cfg = build_config(JudgeConfig, config, overrides)
+        typer.echo(run_judge(cfg).summary())

@@ -1,0 +1,378 @@
+"""The ``judge`` stage: LLM judges score RV / CD / correctness, rule verifiers decide
+correctness where they can, results are aggregated with provenance.
+
+Passes over the input (streamed each time; memory holds one parsed score per judgment):
+
+1. every (chain, judge, metric) prompt goes through the teacher engine (``thoughtdistill.api``:
+   concurrency, retries, journal in ``work_dir``, response cache);
+2. replies that could not be parsed are asked again once, with the reply and a stricter
+   instruction appended; a reply still unreadable becomes ``Judgment(ok=False, raw=...)``;
+3. the output: each chain gets its ``judgments`` (earlier judges' are kept), aggregated
+   ``Reasoning_Verbosity`` / ``Cognitive_Difficulty`` (``{"judge": "median(a,b)", "level": n}``)
+   and ``correctness`` from the cascade: a rule verifier where the record has a reference
+   answer or tests, else the judges' majority. Chain text is never changed.
+
+Re-running with another judge or rubric sends only the new requests: keys include a hash of
+the prompt, the journal resumes, and the response cache answers identical prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import Field, model_validator
+
+from ..api import ChatRequest, ChatResult, EndpointConfig, default_cache_dir, run_requests, run_sync
+from ..config import StageConfig
+from ..records import Annotation, Chain, Correctness, Judgment, Record
+from ..verify.sandbox import SandboxLimits
+from ..verify.stage import chain_text, read_input, rule_for, verify_pairs
+from .agreement import AgreementTracker, format_report
+from .parse import Parsed, parse_score
+from .rubrics import METRICS, SHORT, Rubric, kind_of, load_rubric, strict_instruction
+
+RAW_KEEP = 2000  # characters of a judge's reply kept in a parsed Judgment (the tail)
+
+
+class JudgeConfig(StageConfig):
+    input: Path
+    output: Path
+    input_format: str | None = Field(default=None, description="input format (default: detected)")
+    judges: list[EndpointConfig] = Field(default_factory=list, description="LLM judges (name = judge label)")
+    metrics: list[Literal["Reasoning_Verbosity", "Cognitive_Difficulty", "correctness"]] = Field(
+        default_factory=lambda: list(METRICS))
+    rubric: Literal["thoughtdistill", "easydistill"] = "thoughtdistill"
+    rubric_file: Path | None = Field(default=None, description="YAML/JSON templates overriding the preset")
+    aggregate: Literal["median", "mean"] = "median"
+    judge_correctness: Literal["fallback", "always", "never"] = Field(
+        default="fallback", description="fallback: ask judges only where no rule verifier applies; "
+        "always: ask them everywhere (agreement with the rules); never: rules only")
+    rule_verify: bool = Field(default=True, description="use rule verifiers (math-verify, sandbox) first")
+    keep_previous: bool = Field(default=True, description="keep earlier judges' judgments on the chains")
+    max_chain_chars: int = Field(default=60000, ge=1000, description="longer chains are cut in the middle")
+    strict_retry: bool = True
+    temperature: float | None = Field(default=0.0, ge=0)
+    work_dir: Path | None = Field(default=None, description="journal; default <output>.work")
+    cache: bool = True
+    cache_dir: Path | None = None
+    retry_failed: bool = True
+    agreement_report: Path | None = Field(default=None, description="default <output>.agreement.json")
+    processes: int = Field(default=2, ge=1)
+    code_workers: int = Field(default=2, ge=1)
+    sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
+    limit: int | None = Field(default=None, ge=1)
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> "JudgeConfig":
+        names = [j.name for j in self.judges]
+        if len(set(names)) != len(names):
+            raise ValueError(f"judge names must be unique: {names}")
+        if not self.judges and not self.rule_verify:
+            raise ValueError("no judges and rule_verify off: nothing to do")
+        return self
+
+
+@dataclass
+class JudgeResult:
+    output: Path
+    records: int = 0
+    chains: int = 0
+    requests: int = 0
+    sent: int = 0
+    cached: int = 0
+    resumed: int = 0
+    retried: int = 0
+    unparsable: int = 0
+    failed: int = 0  # transport failures (no reply at all)
+    correctness_by: dict[str, int] = field(default_factory=dict)
+    agreement: dict[str, Any] = field(default_factory=dict)
+    agreement_path: Path | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        by = ", ".join(f"{k}={v}" for k, v in sorted(self.correctness_by.items())) or "none"
+        return (f"judged {self.chains} chains in {self.records} records ({self.seconds:.1f}s): "
+                f"{self.requests} judge calls ({self.sent} sent, {self.cached} cached, "
+                f"{self.resumed} resumed), {self.retried} strict retries, {self.unparsable} "
+                f"unparsable, {self.failed} failed; correctness by {by} -> {self.output}\n"
+                + format_report(self.agreement))
+
+
+# ----------------------------------------------------------------------------- prompts
+
+def _cut_middle(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = (limit - 40) // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str
+    judge: str
+    metric: str
+    record_id: str
+    chain_index: int
+    messages: list[dict[str, Any]]
+
+
+def _wanted(config: JudgeConfig, record: Record, metric: str) -> bool:
+    if metric != "correctness":
+        return True
+    if config.judge_correctness == "never":
+        return False
+    if config.judge_correctness == "always" or not config.rule_verify:
+        return True
+    return rule_for(record) is None
+
+
+def iter_tasks(config: JudgeConfig, rubric: Rubric, records: Iterator[Record]) -> Iterator[Task]:
+    for record in records:
+        for ci, chain in enumerate(record.reasoning):
+            if chain.finish_reason == "error":
+                continue
+            text = _cut_middle(chain_text(chain), config.max_chain_chars)
+            for metric in config.metrics:
+                if not _wanted(config, record, metric):
+                    continue
+                reference = record.answer if metric == "correctness" else None
+                prompt = rubric.render(metric, record.question, text, reference)
+                digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+                for judge in config.judges:
+                    key = f"{record.id}/{ci}/{judge.name}/{SHORT[metric]}/{digest}"
+                    yield Task(key, judge.name, metric, record.id, ci,
+                               [{"role": "user", "content": prompt}])
+
+
+def _request(task: Task, temperature: float | None, strict_from: str | None = None) -> ChatRequest:
+    messages = list(task.messages)
+    key = task.key
+    if strict_from is not None:
+        messages += [{"role": "assistant", "content": strict_from},
+                     {"role": "user", "content": strict_instruction(task.metric)}]
+        key += "/strict"
+    return ChatRequest(key=key, messages=messages, endpoint=task.judge, temperature=temperature)
+
+
+def _reply(result: ChatResult) -> str:
+    return result.content or ""
+
+
+def _tail(text: str, n: int = RAW_KEEP) -> str:
+    return text if len(text) <= n else "…" + text[-n:]
+
+
+# ----------------------------------------------------------------------------- engine passes
+
+def _run(config: JudgeConfig, requests: Iterator[ChatRequest] | list[ChatRequest], work: Path,
+         stats: JudgeResult, desc: str) -> Iterator[ChatResult]:
+    cache = (config.cache_dir or default_cache_dir()) if config.cache else None
+
+    async def collect() -> list[ChatResult]:
+        out = []
+        async for res in run_requests(config.judges, requests, journal_path=work / "journal.jsonl",
+                                      cache_dir=cache, progress=config.progress,
+                                      retry_failed=config.retry_failed, desc=desc):
+            out.append(res)
+        return out
+
+    for res in run_sync(collect()):
+        stats.requests += 1
+        if res.resumed:
+            stats.resumed += 1
+        elif res.cached:
+            stats.cached += 1
+        else:
+            stats.sent += 1
+        yield res
+
+
+@dataclass
+class _Score:
+    value: int | bool | None
+    ok: bool
+    raw: str | None
+    how: str
+
+
+def _collect_scores(config: JudgeConfig, rubric: Rubric, work: Path, stats: JudgeResult) -> dict[str, _Score]:
+    """Passes 1 and 2: key -> parsed score (after one strict retry where needed)."""
+    kinds = {}
+    scores: dict[str, _Score] = {}
+
+    def tasks() -> Iterator[Task]:
+        return iter_tasks(config, rubric, read_input(config.input, config.input_format, config.limit))
+
+    def requests() -> Iterator[ChatRequest]:
+        for task in tasks():
+            kinds[task.key] = kind_of(task.metric)
+            yield _request(task, config.temperature)
+
+    retry: dict[str, str] = {}
+    for res in _run(config, requests(), work, stats, "judge"):
+        if not res.ok:
+            scores[res.key] = _Score(None, False, res.error, "request failed")
+            continue
+        parsed = parse_score(_reply(res), kinds[res.key])
+        scores[res.key] = _Score(parsed.value, parsed.ok, _tail(_reply(res)), parsed.how)
+        if not parsed.ok and config.strict_retry:
+            retry[res.key] = _reply(res)
+    if retry:
+        strict = [_request(t, config.temperature, strict_from=retry[t.key]) for t in tasks() if t.key in retry]
+        stats.retried += len(strict)
+        for res in _run(config, strict, work, stats, "judge (strict retry)"):
+            key = res.key[: -len("/strict")]
+            first = scores[key]
+            if not res.ok:
+                continue
+            parsed: Parsed = parse_score(_reply(res), kinds[key])
+            if parsed.ok:
+                scores[key] = _Score(parsed.value, True, _tail(_reply(res)), "strict retry: " + parsed.how)
+            else:
+                raw = f"{first.raw}\n--- strict retry ---\n{_tail(_reply(res))}"
+                scores[key] = _Score(None, False, raw, f"{first.how}; strict retry: {parsed.how}")
+    for s in scores.values():
+        if s.how == "request failed":
+            stats.failed += 1
+        elif not s.ok:
+            stats.unparsable += 1
+    return scores
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+def aggregate_levels(levels: dict[str, int], how: str = "median") -> Annotation | None:
+    """One annotation from several judges' levels: ``{"judge": "median(a,b)", "level": n}``
+    (one judge: its own name). Half levels round half up."""
+    if not levels:
+        return None
+    names = sorted(levels)
+    values = [levels[n] for n in names]
+    if len(values) == 1:
+        return Annotation(judge=names[0], level=values[0])
+    centre = statistics.median(values) if how == "median" else statistics.fmean(values)
+    level = int(centre + 0.5)
+    return Annotation(judge=f"{how}({','.join(names)})", level=level)
+
+
+def aggregate_verdicts(verdicts: dict[str, bool]) -> Correctness | None:
+    if not verdicts:
+        return None
+    names = sorted(verdicts)
+    yes = sum(verdicts.values())
+    no = len(verdicts) - yes
+    verdict = None if yes == no else yes > no
+    by = f"judge:{names[0]}" if len(names) == 1 else f"majority({','.join(names)})"
+    detail = ", ".join(f"{n}={'correct' if verdicts[n] else 'incorrect'}" for n in names)
+    if verdict is None:
+        detail += " (tie: undecided)"
+    return Correctness(verdict=verdict, by=by, detail=f"LLM judge: {detail}")
+
+
+def _previous_judgments(chain: Chain, replacing: set[str], keep: bool) -> list[Judgment]:
+    if not keep:
+        return []
+    out = [j for j in chain.judgments or [] if j.judge not in replacing]
+    have = {(j.judge, j.metric) for j in out}
+    # an annotation from elsewhere (e.g. OmniThought's QwQ-32B) becomes a judgment once,
+    # so it takes part in aggregation and agreement
+    for metric in ("Reasoning_Verbosity", "Cognitive_Difficulty"):
+        ann: Annotation | None = getattr(chain, metric)
+        if ann is not None and ann.judge and "(" not in ann.judge and ann.judge not in replacing \
+                and (ann.judge, metric) not in have:
+            out.append(Judgment(judge=ann.judge, metric=metric, level=ann.level, raw=None))
+    return out
+
+
+def _annotate(config: JudgeConfig, rubric: Rubric, record: Record, scores: dict[str, _Score]) -> None:
+    by_chain: dict[int, list[Judgment]] = {}
+    for task in iter_tasks(config, rubric, iter([record])):
+        s = scores.get(task.key)
+        if s is None:
+            continue
+        j = Judgment(judge=task.judge, metric=task.metric, ok=s.ok, raw=s.raw,
+                     level=s.value if (s.ok and task.metric != "correctness") else None,
+                     verdict=s.value if (s.ok and task.metric == "correctness") else None,
+                     rubric=f"{rubric.name}:{rubric.fingerprint}", parse=s.how)
+        by_chain.setdefault(task.chain_index, []).append(j)
+    replacing = {j.name for j in config.judges}
+    for ci, chain in enumerate(record.reasoning):
+        new = by_chain.get(ci, [])
+        if not new and not chain.judgments:
+            continue
+        chain.judgments = _previous_judgments(chain, replacing, config.keep_previous) + new
+        for metric in ("Reasoning_Verbosity", "Cognitive_Difficulty"):
+            if metric not in config.metrics:
+                continue
+            levels = {j.judge: j.level for j in chain.judgments
+                      if j.metric == metric and j.ok and j.level is not None}
+            ann = aggregate_levels(levels, config.aggregate)
+            if ann is not None:
+                setattr(chain, metric, ann)
+
+
+def _decide_correctness(config: JudgeConfig, records: list[Record], stats: JudgeResult) -> None:
+    pairs = [(r, c) for r in records for c in r.reasoning]
+    rules: list[Any] = [None] * len(pairs)
+    if config.rule_verify:
+        rules = verify_pairs(pairs, processes=config.processes, code_workers=config.code_workers,
+                             limits=config.sandbox)
+    for (record, chain), rule in zip(pairs, rules):
+        if rule is not None:
+            chain.correctness = rule.to_correctness()
+        elif "correctness" in config.metrics:
+            verdicts = {j.judge: j.verdict for j in chain.judgments or []
+                        if j.metric == "correctness" and j.ok and j.verdict is not None}
+            decided = aggregate_verdicts(verdicts)
+            if decided is not None:
+                chain.correctness = decided
+            elif any(j.metric == "correctness" for j in chain.judgments or []):
+                chain.correctness = Correctness(verdict=None, by="llm-judge",
+                                                detail="no readable judge verdict")
+        if chain.correctness is not None:
+            stats.correctness_by[chain.correctness.by] = stats.correctness_by.get(chain.correctness.by, 0) + 1
+
+
+def run_judge(config: JudgeConfig) -> JudgeResult:
+    """Judge every chain of ``config.input``; write ``config.output`` and an agreement report."""
+    from ..io import open_writer
+
+    start = time.monotonic()
+    rubric = load_rubric(config.rubric, config.rubric_file)
+    work = config.work_dir or config.output.with_name(config.output.name + ".work")
+    work.mkdir(parents=True, exist_ok=True)
+    stats = JudgeResult(output=config.output)
+    scores = _collect_scores(config, rubric, work, stats) if config.judges else {}
+    tracker = AgreementTracker()
+    batch: list[Record] = []
+    with open_writer(config.output) as writer:
+        def flush() -> None:
+            _decide_correctness(config, batch, stats)
+            for rec in batch:
+                for chain in rec.reasoning:
+                    tracker.add(chain)
+                writer.write(rec)
+            batch.clear()
+
+        for record in read_input(config.input, config.input_format, config.limit):
+            _annotate(config, rubric, record, scores)
+            stats.records += 1
+            stats.chains += len(record.reasoning)
+            batch.append(record)
+            if len(batch) >= 256:
+                flush()
+        flush()
+    stats.agreement = tracker.report()
+    stats.agreement_path = config.agreement_report or config.output.with_name(
+        config.output.name + ".agreement.json")
+    stats.agreement_path.write_text(json.dumps(stats.agreement, indent=2), encoding="utf-8")
+    stats.seconds = time.monotonic() - start
+    return stats
