@@ -83,18 +83,20 @@ _RECORD_STR = ("id", "question", "answer", "domain", "source")
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def _fits(column: str, value: Any) -> bool:
-    kind = _COLUMN_TYPES[column]
-    if value is None:
-        return False
+def _checker(kind: pa.DataType):
     if pa.types.is_string(kind):
-        return isinstance(value, str)
+        return lambda v: type(v) is str
     if pa.types.is_boolean(kind):
-        return isinstance(value, bool)
-    if isinstance(value, bool) or not isinstance(value, int):
-        return False
+        return lambda v: type(v) is bool
     lo, hi = (-128, 127) if pa.types.is_int8(kind) else _INT64
-    return lo <= value <= hi
+    return lambda v: type(v) is int and lo <= v <= hi
+
+
+_CHECKS = {name: _checker(kind) for name, kind in _COLUMN_TYPES.items()}
+
+
+def _fits(column: str, value: Any) -> bool:
+    return _CHECKS[column](value)
 
 
 def _json(value: Any) -> str | None:
@@ -128,9 +130,11 @@ def chain_to_row(chain: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+_RANK = {k: i for i, k in enumerate(list(_PLAIN_CHAIN[:5]) + ["truncated", "error"] + list(_NESTED))}
+
+
 def _canonical_order(chain: dict[str, Any]) -> list[str]:
-    order = list(_PLAIN_CHAIN[:5]) + ["truncated", "error"] + list(_NESTED)
-    return sorted(chain, key=lambda k: order.index(k) if k in order else len(order))
+    return sorted(chain, key=lambda k: _RANK.get(k, len(_RANK)))
 
 
 def row_to_chain(row: dict[str, Any]) -> dict[str, Any]:

@@ -23,8 +23,9 @@ from ..records import Record, validation_field
 from .jsonl import JsonlWriter, OnError, Quarantine, ReadStats, _open_binary, iter_json_lines, parse_json_line
 
 Container = Literal["jsonl", "json", "parquet", "hf"]
-# A source yields (line, raw bytes for the quarantine, parsed dict or the error parsing it).
-Source = Iterator[tuple[int, bytes, "dict[str, Any] | RecordError"]]
+# A source yields (line, raw bytes for the quarantine or None when the parsed row is the
+# raw row, parsed dict or the error parsing it).
+Source = Iterator[tuple[int, "bytes | None", "dict[str, Any] | RecordError"]]
 
 
 def container_of(path: str | Path) -> Container:
@@ -149,7 +150,7 @@ def _parquet_source(path: Path, batch_size: int) -> Source:
     from .parquet import iter_parquet_rows
 
     for number, row in iter_parquet_rows(path, batch_size=batch_size):
-        yield number, orjson.dumps(row, default=str), row
+        yield number, None, row
 
 
 def _hf_source(path: Path, batch_size: int) -> Source:
@@ -171,7 +172,7 @@ def _hf_source(path: Path, batch_size: int) -> Source:
         for row in batch.to_pylist():
             number += 1
             data = row_to_record_dict(row) if canonical else _drop_nulls(row)
-            yield number, orjson.dumps(data, default=str), data
+            yield number, None, data
 
 
 def iter_rows(path: str | Path, *, batch_size: int = 1024) -> Source:
@@ -242,7 +243,7 @@ def iter_records(
                 if on_error == "raise":
                     raise
                 if on_error == "quarantine":
-                    bin_.add(err, raw)
+                    bin_.add(err, raw if raw is not None else orjson.dumps(parsed, default=str))
                 continue
             stats.read += 1
             yield record
