@@ -190,7 +190,7 @@ class Runner:
         self.run_dir = run_dir.resolve()
         self.log = log
         self.manifests = self.run_dir / "manifests"
-        self.hashes = HashCache(self.manifests / ".hashcache.json")
+        self.hashes = HashCache(self.run_dir / ".hashcache.json")
         self.pool = ServerPool(recipe.servers, self.run_dir / "servers", log=log)
 
     # -- resolution ---------------------------------------------------------------------

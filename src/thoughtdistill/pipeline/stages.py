@@ -30,6 +30,15 @@ class StageKind:
             ) from None
         cfg = next((getattr(mod, n) for n in self.config_names if hasattr(mod, n)), None)
         fn = next((getattr(mod, n) for n in self.func_names if hasattr(mod, n)), None)
+        for sub in ("stage", "run", "core"):  # a package that does not re-export them
+            if cfg is not None and fn is not None:
+                break
+            try:
+                submod = importlib.import_module(f"{self.module}.{sub}")
+            except ImportError:
+                continue
+            cfg = cfg or next((getattr(submod, n) for n in self.config_names if hasattr(submod, n)), None)
+            fn = fn or next((getattr(submod, n) for n in self.func_names if hasattr(submod, n)), None)
         if cfg is None or fn is None:
             raise ConfigError(
                 f"stage kind {self.name!r}: {self.module} lacks "
