@@ -201,3 +201,17 @@ def test_gz_is_read_and_located(tmp_path):
         fh.write(j(VALID[0]) + b"\n" + j({"question": ""}) + b"\n")
     with pytest.raises(RecordError, match=r"x.jsonl.gz:2: field 'question'"):
         list(read_records(path))
+
+
+def test_cut_off_gz_is_a_located_error_after_the_valid_lines(tmp_path):
+    import gzip
+
+    whole = gzip.compress(b"".join(j({"id": f"g{i}", "question": f"q{i}" * 50}) + b"\n" for i in range(2000)))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    seen = []
+    with pytest.raises(RecordError, match="compressed stream unreadable") as info:
+        for record in read_records(path):
+            seen.append(record.id)
+    assert seen and seen == [f"g{i}" for i in range(len(seen))]
+    assert info.value.line is not None and info.value.line > len(seen)

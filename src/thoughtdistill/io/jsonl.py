@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Literal
@@ -65,10 +66,14 @@ class Quarantine:
 def iter_json_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """(line number, raw bytes) for each non-blank line; a file in binary, streamed."""
     path = Path(path)
+    number = 0
     with _open_binary(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if raw.strip():
-                yield number, raw
+        try:
+            for number, raw in enumerate(fh, start=1):
+                if raw.strip():
+                    yield number, raw
+        except (EOFError, OSError, zlib.error) as exc:  # a cut-off or corrupt .gz
+            raise RecordError(str(path), number + 1, None, f"compressed stream unreadable: {exc}") from None
 
 
 def parse_json_line(path: str | Path, number: int, raw: bytes) -> dict[str, Any]:
