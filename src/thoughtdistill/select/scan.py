@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ..errors import RecordError
 from ..io.jsonl import Quarantine, iter_json_lines, parse_json_line
 from ..thoughts import split_thought
 from .config import QualityConfig
-from .hygiene import EvalIndex, MinHasher, exact_key, has_loop, language_mixed
+from .hygiene import EvalIndex, MinHasher, exact_key, has_loop, language_mixed, words
 
 F_TRUNCATED, F_NO_ANSWER, F_LOOP, F_LANGMIX, F_ERROR = 1, 2, 4, 8, 16
 FLAG_NAMES = {F_TRUNCATED: "truncated", F_NO_ANSWER: "no_final_answer", F_LOOP: "repetition_loop",
@@ -130,7 +131,12 @@ class Scanner:
                 row = self.row
                 self.row += 1
                 try:
-                    obj = parse_json_line(path, number, raw)
+                    try:
+                        obj = orjson.loads(raw)  # validates UTF-8 itself
+                    except orjson.JSONDecodeError:
+                        obj = None
+                    if not isinstance(obj, dict):
+                        obj = parse_json_line(path, number, raw)  # raises the located error
                     self._scan_row(obj, spath, number, row)
                 except RecordError as err:
                     self.rows_bad += 1
@@ -173,10 +179,17 @@ class Scanner:
             if ch.get("truncated") is True or finish == "length":
                 flags |= F_TRUNCATED
             if solution is None and full:
-                p = split_thought(full)
-                sol = p.solution
-                if p.truncated:
+                k = full.find("</think>")
+                if k >= 0:  # the common case, without copying the thought
+                    sol = full[k + 8:]
+                elif "<think>" in full:
+                    sol = ""
                     flags |= F_TRUNCATED
+                else:
+                    p = split_thought(full)
+                    sol = p.solution
+                    if p.truncated:
+                        flags |= F_TRUNCATED
             else:
                 sol = solution or ""
             if qc.final_answer == "nonempty" and not sol.strip():
@@ -203,11 +216,12 @@ class Scanner:
         qa["domain"].append(self._intern(self._domains, obj.get("domain")))
         qa["difficulty"].append(_difficulty(obj.get("meta"), self.dkey))
         qa["row"].append(row)
-        hit = self.ev.match(question) if self.ev is not None else None
+        toks = words(question) if (self.ev is not None or self.mh is not None) else None
+        hit = self.ev.match(question, toks) if self.ev is not None else None
         qa["contaminated"].append(0 if hit is None else hit + 1)  # 0 clean, else file index + 1
         self.keys.append(exact_key(question))
         if self.mh is not None:
-            self._sig_buf.append(self.mh.signature(question))
+            self._sig_buf.append(self.mh.signature(question, toks))
             if len(self._sig_buf) >= 4096:
                 self._flush_sigs()
 
