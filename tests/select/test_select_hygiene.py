@@ -212,3 +212,23 @@ def test_cli(tmp_path, multi_chain_file):
     p = subprocess.run(run + ["select", str(multi_chain_file), "-o", str(out), "--student-size", "70B"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "70B" in p.stderr
+
+
+@pytest.mark.slow
+def test_identical_across_processes_and_hash_seeds(tmp_path, multi_chain_file):
+    """Full hygiene (MinHash, decontamination) in two processes with different PYTHONHASHSEED:
+    the selection must not depend on Python's per-process string hashing."""
+    import os
+
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed / "sel.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        p = subprocess.run([sys.executable, "-m", "thoughtdistill", "select", str(multi_chain_file), "-o", str(out),
+                            "-s", "rv-cd-mix", "--no-figures", "--seed", "5",
+                            "--shared-exclude", "multi_chain.jsonl"], capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stderr
+        outs.append(out.read_bytes())
+        rep = json.loads((out.parent / REPORT_NAME).read_text())
+        assert {s["step"] for s in rep["steps"]} >= {"near_dedup", "decontaminate"}
+    assert outs[0] == outs[1] and outs[0]
