@@ -28,7 +28,7 @@ SHORT_REPLY = 24
 _TAG = re.compile(r"<score>\s*(.*?)\s*</score>", re.IGNORECASE | re.DOTALL)
 _JSON_OBJ = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _LABELLED = re.compile(
-    r"\b(?:score|rating|level|grade|verdict)\b\s*(?:is|[:=])?\s*\**\s*([A-Za-z]+|\d+(?:\.\d+)?)",
+    r"\b(?:score|rating|level|grade|verdict)\b\**\s*(?:is|[:=])?\s*\**\s*([A-Za-z]+|\d+(?:\.\d+)?)",
     re.IGNORECASE,
 )
 _OUT_OF = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/|out\s+of)\s*(?:9|10|1)\b", re.IGNORECASE)
