@@ -40,6 +40,7 @@ def _chains(path: Path):
     return [c for r in read_records(path) for c in r.reasoning]
 
 
+@pytest.mark.slow  # a real llm-katan server: a few seconds each
 def test_echo_judge_parse_paths_retry_and_cascade(tmp_path):
     src = _write(tmp_path / "in.jsonl", RECORDS)
     with katan(workdir=tmp_path / "k", served_name="echo-judge") as srv:
@@ -71,6 +72,7 @@ def test_echo_judge_parse_paths_retry_and_cascade(tmp_path):
         assert again.sent == 0 and again.resumed >= 13
 
 
+@pytest.mark.slow  # a real llm-katan server: a few seconds each
 def test_new_judge_reuses_cached_calls_and_keeps_chains(tmp_path):
     src = _write(tmp_path / "in.jsonl", RECORDS)
     with katan(workdir=tmp_path / "ka", served_name="judge-a") as sa, \
@@ -97,6 +99,7 @@ def test_new_judge_reuses_cached_calls_and_keeps_chains(tmp_path):
     assert rows and all(r["n"] == 3 for r in rows)  # 3 chains judged readably by both
 
 
+@pytest.mark.slow  # a real llm-katan server: a few seconds each
 def test_omnithought_annotation_takes_part(tmp_path):
     row = {"question": "q?", "reasoning": [{"full_response": "x <score>4</score>",
                                             "Reasoning_Verbosity": {"judge": "QwQ-32B", "level": 8}}]}
@@ -109,6 +112,7 @@ def test_omnithought_annotation_takes_part(tmp_path):
     assert chain.Reasoning_Verbosity.judge == "median(QwQ-32B,echo)" and chain.Reasoning_Verbosity.level == 6
 
 
+@pytest.mark.slow  # a real llm-katan server: a few seconds each
 def test_cli_judge_and_verify(tmp_path, data_dir):
     from thoughtdistill.cli import app
 
