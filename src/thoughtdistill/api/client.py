@@ -22,6 +22,7 @@ from .config import NO_KEY_BEARER, EndpointConfig
 from .limits import TokenBucket
 from .types import Choice
 
+POOL_SIZE = 1  # connections per httpx pool
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 
@@ -72,12 +73,17 @@ class EndpointClient:
         self.stats = stats or Stats()
         headers = {"Authorization": f"Bearer {self._key}", "Content-Type": "application/json",
                    **endpoint.headers}
-        self.http = httpx.AsyncClient(
-            base_url=endpoint.base_url + "/", headers=headers,
+        # One small pool per POOL_SIZE workers: httpcore scans every connection of a pool on
+        # each request, so one pool of 32 connections costs several times the CPU of 8 of 4.
+        import ssl
+        ssl_ctx = httpx.create_ssl_context() if endpoint.base_url.startswith("https") else ssl.create_default_context()
+        pools = max(1, -(-endpoint.concurrency // POOL_SIZE))
+        self._pools = [httpx.AsyncClient(
+            base_url=endpoint.base_url + "/", headers=headers, verify=ssl_ctx,
             timeout=httpx.Timeout(endpoint.timeout_s, connect=endpoint.connect_timeout_s, pool=None),
-            limits=httpx.Limits(max_connections=endpoint.concurrency,
-                                max_keepalive_connections=endpoint.concurrency),
-        )
+            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+        ) for _ in range(pools)]
+        self.http = self._pools[0]
         self.rpm = TokenBucket(endpoint.rpm) if endpoint.rpm else None
         self.tpm = TokenBucket(endpoint.tpm, capacity=endpoint.tpm / 6) if endpoint.tpm else None
         self._paused_until = 0.0
@@ -88,18 +94,20 @@ class EndpointClient:
         return text
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     # -- one attempt -------------------------------------------------------------------------
-    async def _call(self, body: dict[str, Any]) -> tuple[list[Choice], dict[str, int] | None]:
+    async def _call(self, body: dict[str, Any], slot: int = 0) -> tuple[list[Choice], dict[str, int] | None]:
+        http = self._pools[(slot // POOL_SIZE) % len(self._pools)]
         payload = orjson.dumps(body)
         if body.get("stream"):
-            async with self.http.stream("POST", "chat/completions", content=payload) as resp:
+            async with http.stream("POST", "chat/completions", content=payload) as resp:
                 if resp.status_code != 200:
                     await resp.aread()
                     raise self._status_failure(resp)
                 return await self._read_stream(resp)
-        resp = await self.http.post("chat/completions", content=payload)
+        resp = await http.post("chat/completions", content=payload)
         if resp.status_code != 200:
             raise self._status_failure(resp)
         try:
@@ -181,7 +189,8 @@ class EndpointClient:
         cap = min(self.ep.backoff_max_s, self.ep.backoff_base_s * 2 ** (attempt - 1))
         return cap * random.uniform(0.5, 1.0)
 
-    async def send(self, body: dict[str, Any], est_tokens: int):
+    async def send(self, body: dict[str, Any], est_tokens: int, slot: int = 0):
+        """``slot``: the calling worker's number (picks its connection pool)."""
         """Returns (choices, usage, latency_s, attempts, error)."""
         attempts = 0
         while True:
@@ -196,7 +205,10 @@ class EndpointClient:
             self.stats.sent += 1
             start = time.perf_counter()
             try:
-                choices, usage = await asyncio.wait_for(self._call(body), self.ep.timeout_s)
+                if body.get("stream"):  # httpx times each read; a stream also needs a total deadline
+                    choices, usage = await asyncio.wait_for(self._call(body, slot), self.ep.timeout_s)
+                else:
+                    choices, usage = await self._call(body, slot)
                 if self.tpm and usage:
                     self.tpm.adjust(est_tokens - int(usage.get("total_tokens") or est_tokens))
                 return choices, usage, time.perf_counter() - start, attempts, None

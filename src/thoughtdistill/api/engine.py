@@ -99,7 +99,7 @@ class Engine:
         except KeyError:
             raise ConfigError(f"request '{request.key}' names unknown endpoint '{request.endpoint}'") from None
 
-    async def _process(self, client: EndpointClient, req: ChatRequest) -> ChatResult:
+    async def _process(self, client: EndpointClient, req: ChatRequest, slot: int = 0) -> ChatResult:
         ep = client.ep
         digest = request_hash(ep, req)
         result = ChatResult(key=req.key, endpoint=ep.name, teacher=ep.label, model=ep.model,
@@ -116,7 +116,7 @@ class Engine:
         try:
             body = request_body(ep, req)
             est = estimate_tokens(req.messages) + (body.get("max_tokens") or 1024) * (body.get("n") or 1)
-            choices, usage, latency, attempts, error = await client.send(body, est)
+            choices, usage, latency, attempts, error = await client.send(body, est, slot)
             result.latency_s, result.attempts = round(latency, 4), attempts
             if error is not None:
                 result.error = error
@@ -166,14 +166,14 @@ class Engine:
                     continue
                 await queues[ep.name].put(req)
 
-        async def work(name: str) -> None:
+        async def work(name: str, slot: int) -> None:
             client, queue = clients[name], queues[name]
             while True:
                 req = await queue.get()
                 if req is _DONE:
                     return
                 try:
-                    result = await self._process(client, req)
+                    result = await self._process(client, req, slot)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a bug must not lose the request: record it
@@ -192,8 +192,8 @@ class Engine:
                 await out.put(result)
 
         async def supervise() -> None:
-            workers = [asyncio.create_task(work(name))
-                       for name, ep in self.endpoints.items() for _ in range(ep.concurrency)]
+            workers = [asyncio.create_task(work(name, slot))
+                       for name, ep in self.endpoints.items() for slot in range(ep.concurrency)]
             try:
                 await produce()
                 for name, ep in self.endpoints.items():
