@@ -36,6 +36,11 @@ class Source(BaseModel):
     offset: int = Field(0, ge=0)
     limit: int | None = Field(None, ge=1)
     domain: str | None = None
+    pick: Literal["first", "shortest"] = Field(
+        "first", description="shortest: the `limit` shortest questions among the first `pool` rows")
+    pool: int | None = Field(None, ge=1)
+    max_chains: int | None = Field(None, ge=0, description="keep at most this many recorded chains a question")
+    teacher: str | None = Field(None, description="teacher label for recorded chains without one")
 
 
 class Rewrite(BaseModel):
@@ -111,7 +116,7 @@ def _chain_from_text(text: str, teacher: str | None) -> dict[str, Any]:
     return chain
 
 
-def to_canonical(row: dict[str, Any], fmt: str, keep_chains: bool) -> dict[str, Any]:
+def to_canonical(row: dict[str, Any], fmt: str, keep_chains: bool, teacher: str | None = None) -> dict[str, Any]:
     fmt = detect(row) if fmt == "auto" else fmt
     base = {k: row[k] for k in ("id", "source") if k in row}
     if fmt == "canonical":
@@ -126,7 +131,7 @@ def to_canonical(row: dict[str, Any], fmt: str, keep_chains: bool) -> dict[str, 
             out["meta"] = {"solution": row["solution"]}
     elif fmt == "multi_chain":
         out = {**base, "question": row["question"], "answer": row.get("answer"), "domain": "math",
-               "reasoning": [_chain_from_text(c["response"], "multi_chain") for c in row.get("chains", [])]}
+               "reasoning": [_chain_from_text(c["response"], teacher or "multi_chain") for c in row.get("chains", [])]}
     elif fmt == "r1_traces":
         out = {**base, "question": row["problem"], "answer": row.get("gtruth_answer"), "domain": "math",
                "reasoning": [{"teacher": row.get("teacher"), "thought": row["message_thinking"],
@@ -135,12 +140,31 @@ def to_canonical(row: dict[str, Any], fmt: str, keep_chains: bool) -> dict[str, 
     elif fmt == "easydistill":
         out = {**base, "question": row["instruction"], "meta": {"easydistill": dict(row)}}
         if row.get("output"):
-            out["reasoning"] = [_chain_from_text(row["output"], "easydistill-input")]
+            out["reasoning"] = [_chain_from_text(row["output"], teacher or "easydistill-input")]
     else:
         raise ValueError(f"unknown format {fmt}")
     if not keep_chains:
         out.pop("reasoning", None)
     return out
+
+
+def _rows(source: Source, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    rows = ((n, r) for i, (n, r) in enumerate(read_json_or_jsonl(path)) if i >= source.offset)
+    if source.pick == "first":
+        yield from rows
+        return
+    pool = []
+    for n, r in rows:
+        if source.pool is not None and len(pool) >= source.pool:
+            break
+        pool.append((n, r))
+
+    def size(item: tuple[int, dict[str, Any]]) -> tuple[int, int]:
+        r = item[1]
+        text = r.get("question") or r.get("problem") or r.get("instruction") or ""
+        return len(str(text)), item[0]
+
+    yield from sorted(pool, key=size)
 
 
 def iter_prepared(config: PrepareConfig) -> Iterator[Record]:
@@ -149,15 +173,17 @@ def iter_prepared(config: PrepareConfig) -> Iterator[Record]:
         if not path.exists():
             raise ConfigError(f"prepare: {path}: file not found")
         taken = 0
-        for i, (number, row) in enumerate(read_json_or_jsonl(path)):
-            if i < source.offset:
-                continue
+        for number, row in _rows(source, path):
             if source.limit is not None and taken >= source.limit:
                 break
             try:
-                data = to_canonical(row, source.format, config.keep_chains)
+                data = to_canonical(row, source.format, config.keep_chains, source.teacher)
                 if source.domain:
                     data["domain"] = source.domain
+                if data.get("reasoning") is not None:
+                    chains = data["reasoning"][: source.max_chains] if source.max_chains is not None \
+                        else data["reasoning"]
+                    data["reasoning"] = chains
                 if config.rewrite is not None:
                     original = data.get("meta", {}).get("easydistill", {})
                     if "output" not in original:

@@ -25,6 +25,18 @@ def find_recipe(name: str) -> Path:
     raise ConfigError(f"recipe {name!r} not found (a YAML path, or a name in configs/recipes/)")
 
 
+def _parse_set(items: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
@@ -36,6 +48,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="validate configs, files and env var names; run nothing"),
         force: bool = typer.Option(False, "--force", help="re-run every selected stage"),
         backend: str = typer.Option("auto", "--local-backend", help="EasyDistill local jobs: auto|vllm|transformers"),
+        set_: list[str] = typer.Option([], "--set", help="override a recipe var: KEY=VALUE (YAML value)"),
     ) -> None:
         """Run a recipe: every stage in one run directory, unchanged stages skipped, resumable."""
         from .easydistill import is_easydistill, run_easydistill
@@ -44,11 +57,13 @@ def register(app: typer.Typer) -> None:
         t0 = time.monotonic()
         kwargs = dict(from_stage=from_stage, until=until, dry_run=dry_run, force=force)
         if config is not None or (recipe and is_easydistill(recipe)):
+            if set_:
+                raise ConfigError("--set applies to recipes, not EasyDistill configs")
             source = config or Path(recipe)
             result = run_easydistill(source, run_dir, backend=backend, **kwargs)
         else:
             path = find_recipe(recipe or "quickstart")
-            result = run_pipeline(path, run_dir, **kwargs)
+            result = run_pipeline(path, run_dir, variables=_parse_set(set_), **kwargs)
         for w in result.warnings:
             typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
         for s in result.stages:

@@ -93,7 +93,10 @@ def versions() -> dict[str, str]:
 def _is_path_like(value: str) -> bool:
     if not value or len(value) > 4096 or "\n" in value or "://" in value or value.startswith("${"):
         return False
-    return (value.startswith(("/", "./", "../", "~")) or value.lower().endswith(PATH_EXT))
+    if value.startswith(("/", "./", "../", "~")):
+        return True
+    # A bare name ("gsm8k_test.jsonl") is a name, not a path; "data/x.jsonl" is a path.
+    return "/" in value and value.lower().endswith(PATH_EXT)
 
 
 def _walk(obj: Any, key: str = "") -> Any:
@@ -367,11 +370,20 @@ def run_pipeline(
     until: str | None = None,
     dry_run: bool = False,
     force: bool = False,
+    variables: dict[str, Any] | None = None,
     log: Log = _stderr,
 ) -> PipelineResult:
-    """Run (or with ``dry_run`` only validate) a recipe; see the module docstring."""
+    """Run (or with ``dry_run`` only validate) a recipe; see the module docstring.
+
+    ``variables`` override the recipe's ``vars`` (CLI ``--set KEY=VALUE``)."""
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
+    if variables:
+        unknown = sorted(set(variables) - set(recipe.vars))
+        if unknown:
+            raise ConfigError(f"--set {', '.join(unknown)}: not a var of recipe {recipe.name!r} "
+                              f"(vars: {', '.join(recipe.vars) or 'none'})")
+        recipe = recipe.model_copy(update={"vars": {**recipe.vars, **variables}})
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(recipe)
     selected = _select(recipe, from_stage, until)
     runner = Runner(recipe, run_dir, log)
