@@ -52,12 +52,27 @@ class ServerSpec(BaseModel):
     extra_args: list[str] = Field(default_factory=list, description="extra CLI args (vllm serve)")
 
 
+class LaunchSpec(BaseModel):
+    """Run a ``train`` stage under ``accelerate launch`` (multi-GPU, DeepSpeed, FSDP) instead of
+    in-process. With ``num_machines > 1`` the pipeline prints the command for every node and
+    stops; run it there, then continue with ``--from`` the next stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accelerate_config: str
+    # int, or a ${vars.x} placeholder (checked again once filled in)
+    num_processes: int | str | None = None
+    num_machines: int | str = 1
+    extra_args: list[str] = Field(default_factory=list)
+
+
 class StageSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
     uses: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    launch: LaunchSpec | None = None
     outputs: list[str] = Field(default_factory=list, description="extra output paths to record")
     enabled: bool = True
 

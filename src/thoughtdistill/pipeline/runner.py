@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..config import validate_config
@@ -164,7 +165,7 @@ class _Context:
                 if not isinstance(value, dict) or p not in value:
                     raise KeyError(f"no var {'.'.join(parts[1:])}")
                 value = value[p]
-            return value
+            return interpolate(value, self.lookup, where=f"vars.{'.'.join(parts[1:])}")
         if head == "fixture" and len(parts) == 2:
             path = resolve_model(f"fixture:{parts[1]}", build=self.live)
             self.buildable.add(path)
@@ -225,7 +226,8 @@ class Runner:
 
     def config_hash(self, spec: StageSpec, config: Any) -> str:
         return hash_obj({"kind": get_kind(spec.kind).name, "config": self._stable_dump(config),
-                         "outputs": spec.outputs})
+                         "outputs": spec.outputs,
+                         "launch": spec.launch.model_dump() if spec.launch else None})
 
     def io_paths(self, spec: StageSpec, config: Any) -> tuple[list[Path], list[Path]]:
         """(inputs, declared outputs) found in a validated config."""
@@ -416,13 +418,15 @@ def _write_run_files(runner: Runner, resolved: dict[str, Any], result: PipelineR
 
 
 def _check_env(runner: Runner, names: list[str], strict: bool, result: PipelineResult) -> list[str]:
-    problems = []
-    for name in names:
+    problems: list[str] = []
+    for name in dict.fromkeys(names):
         if not ENV_NAME.match(name):
             problems.append(f"'{name}' is not a valid environment variable name")
         elif name != LOCAL_KEY_ENV and not os.environ.get(name):
             msg = f"environment variable {name} is not set"
-            (problems if strict else result.warnings).append(msg)
+            target = problems if strict else result.warnings
+            if msg not in target:
+                target.append(msg)
     return problems
 
 
@@ -463,6 +467,8 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         (runner.run_dir / name).mkdir(parents=True, exist_ok=True)
         live_config, _, _ = runner.resolve(spec, live=True)
         _, fn = get_kind(spec.kind).load()
+        if spec.launch is not None:
+            fn = _launcher(runner, spec)
         try:
             stage_result = fn(live_config)
         except BaseException:
@@ -483,6 +489,56 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
     _write_run_files(runner, resolved, result, "done")
 
 
+class _Launch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accelerate_config: str
+    num_processes: int | None = Field(None, ge=1)
+    num_machines: int = Field(1, ge=1)
+    extra_args: list[str] = Field(default_factory=list)
+
+
+def resolve_launch(runner: Runner, spec: StageSpec) -> _Launch:
+    ctx = _Context(runner.recipe, runner.run_dir, runner.pool, live=False)
+    ctx.stage_dir = runner.run_dir / spec.name
+    raw = interpolate(spec.launch.model_dump(), ctx.lookup, where=f"stages.{spec.name}.launch")
+    return validate_config(_Launch, raw, source=f"recipe stage {spec.name!r} launch")
+
+
+def launch_command(runner: Runner, spec: StageSpec, config_file: Path) -> list[str]:
+    launch = resolve_launch(runner, spec)
+    cmd = ["accelerate", "launch", "--config_file", launch.accelerate_config,
+           "--num_machines", str(launch.num_machines)]
+    if launch.num_processes:
+        cmd += ["--num_processes", str(launch.num_processes)]
+    return cmd + launch.extra_args + ["-m", "thoughtdistill", get_kind(spec.kind).name, "-c", str(config_file)]
+
+
+def _launcher(runner: Runner, spec: StageSpec) -> Callable[[Any], Any]:
+    import subprocess
+
+    if get_kind(spec.kind).name != "train":
+        raise ConfigError(f"stage {spec.name!r}: launch: is only for train stages")
+
+    def run(config: Any) -> dict[str, Any]:
+        config_file = runner.run_dir / spec.name / "launch.train.yaml"
+        with atomic_open(config_file) as fh:
+            yaml.safe_dump({"train": _to_jsonable(config)}, fh, sort_keys=False)
+        cmd = launch_command(runner, spec, config_file)
+        if resolve_launch(runner, spec).num_machines > 1:
+            raise ThoughtDistillError(
+                f"stage {spec.name!r} spans {spec.launch.num_machines} machines: run on every node "
+                f"(add --machine_rank R --main_process_ip HOST):\n  {' '.join(cmd)}\n"
+                f"then continue with: thoughtdistill run <recipe> --from <the stage after {spec.name}>")
+        runner.log(f"[{spec.name}] {' '.join(cmd)}")
+        proc = subprocess.run(cmd)
+        if proc.returncode != 0:
+            raise ThoughtDistillError(f"stage {spec.name!r}: accelerate launch exited with {proc.returncode}")
+        return {"output_dir": _to_jsonable(config).get("output_dir"), "launched": cmd}
+
+    return run
+
+
 def _dry_run(runner: Runner, selected: list[str]) -> PipelineResult:
     """Validate every stage config, input file and env var name; run nothing."""
     result = PipelineResult(run_dir=runner.run_dir, dry_run=True)
@@ -498,7 +554,15 @@ def _dry_run(runner: Runner, selected: list[str]) -> PipelineResult:
             continue
         problems += [f"stage {spec.name!r}: {p}" for p in
                      _check_env(runner, runner.env_vars(config), strict=False, result=result)]
-        for key, value in _walk(_to_jsonable(config)):
+        checked = _to_jsonable(config)
+        if spec.launch is not None:
+            try:
+                checked = {"config": checked, "launch": resolve_launch(runner, spec).model_dump()}
+                if get_kind(spec.kind).name != "train":
+                    problems.append(f"stage {spec.name!r}: launch: is only for train stages")
+            except ThoughtDistillError as exc:
+                problems.append(str(exc))
+        for key, value in _walk(checked):
             if not _is_path_like(value) or IGNORED_KEY.search(key) or OUTPUT_KEY.search(key):
                 continue
             path = Path(os.path.expanduser(value))
