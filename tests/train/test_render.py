@@ -109,3 +109,28 @@ def test_template_errors(smollm2_path):
         resolve_template(tok)
     with pytest.raises(ConfigError, match="generation"):
         resolve_template(tok, chat_template="{{ messages[0]['content'] }}")
+
+
+@pytest.mark.slow
+def test_preflight_passes_and_catches_a_stray_space(r1_file, tmp_path, smollm2_path, capsys):
+    from thoughtdistill.train import TrainConfig
+    from thoughtdistill.train.preflight import run_preflight
+
+    cfg = TrainConfig(data=r1_file, student=str(smollm2_path), output_dir=str(tmp_path / "ok"), max_length=4096)
+    ok = run_preflight(cfg)
+    assert ok.ok and ok.samples == 3 and ok.html_path.exists()
+    assert 'class="s"' in ok.html_path.read_text()
+    assert sum(c for _, _, c in ok.histogram) == 10 and ok.histogram[-1][2] == 1  # one over 4096
+    # the reference trainer's bug: a template whose training render differs from inference's
+    bad = QWEN3_BAD.replace("'<|im_start|>assistant\\n' }}{%- generation %}",
+                            "'<|im_start|>assistant \\n' }}{%- generation %}")
+    assert bad != QWEN3_BAD
+    tpl = tmp_path / "bad.jinja"
+    tpl.write_text(bad)
+    cfg = TrainConfig(data=r1_file, student=str(smollm2_path), output_dir=str(tmp_path / "bad"),
+                      max_length=4096, chat_template=str(tpl))
+    res = run_preflight(cfg)
+    assert not res.ok and any("differs from the inference prompt" in p for p in res.problems)
+
+
+from thoughtdistill.models import QWEN3_THINKING_TEMPLATE as QWEN3_BAD  # noqa: E402

@@ -37,6 +37,8 @@ class TrainResult:
     runtime_s: float
     template_source: str
     teacher_logprobs: Path | None = None
+    world_size: int = 1
+    distributed_type: str = "NO"
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -134,9 +136,13 @@ def run_train(config: TrainConfig) -> TrainResult:
     """Train the student; see docs/train.md. Every input problem is raised before training."""
     started = time.time()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    # cpu=True when there is no GPU: under torchrun/accelerate launch this gives gloo DDP
+    # (MULTI_CPU); PartialState() alone would make every CPU process think it is alone.
+    use_cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
+    state = PartialState(cpu=use_cpu)
     out = Path(config.output_dir)
     student = resolve_model_path(config.student)
     tokenizer = load_tokenizer(student)
@@ -212,6 +218,8 @@ def run_train(config: TrainConfig) -> TrainResult:
         runtime_s=time.time() - started,
         template_source=template.source,
         teacher_logprobs=store_path,
+        world_size=trainer.accelerator.num_processes,
+        distributed_type=str(trainer.accelerator.distributed_type.value),
         stats=stats.summary(),
     )
     if trainer.is_world_process_zero():
@@ -276,6 +284,8 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
         shuffle_dataset=False,  # the Trainer's sampler shuffles every epoch
         disable_tqdm=True,
         deepspeed=config.deepspeed,
+        # without a GPU: CPU processes joined over gloo when launched with torchrun/accelerate
+        use_cpu=not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true"),
     )
     peft_config = None
     if config.lora is not None:
