@@ -68,3 +68,19 @@ def test_bootstrap_interval_covers_the_mean_and_shrinks_with_more_problems():
     assert small.ci_low <= small.value <= small.ci_high
     assert (large.ci_high - large.ci_low) < (small.ci_high - small.ci_low)
     assert bootstrap_mean([1.0]).ci_low == 1.0
+
+
+def test_top_k_top_p_processor_matches_transformers_warpers():
+    import torch
+    from transformers import TopKLogitsWarper, TopPLogitsWarper
+
+    from thoughtdistill.evaluate.backends import top_k_top_p_processor
+
+    torch.manual_seed(0)
+    scores = torch.randn(6, 1000) * 3
+    ours = top_k_top_p_processor(20, 0.95)(None, scores.clone())
+    ref = TopPLogitsWarper(0.95)(None, TopKLogitsWarper(20)(None, scores.clone()))
+    assert torch.equal(torch.isinf(ours), torch.isinf(ref))
+    assert torch.allclose(ours.softmax(-1), ref.softmax(-1))
+    only_k = top_k_top_p_processor(5, None)(None, scores.clone())
+    assert (~torch.isinf(only_k)).sum(-1).tolist() == [5] * 6

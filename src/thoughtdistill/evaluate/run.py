@@ -113,8 +113,7 @@ def run_eval(config: EvalConfig) -> EvalResult:
             f"{infer_path}: incomplete, {len(missing)} of {len(items) * n} samples missing "
             f"(first: {missing[0]}); run infer again with the same settings to resume")
     ordered = [(item, rows[(item.id, s)]) for item in items for s in range(n)]
-    scores = score_many(spec, [it for it, _ in ordered], ordered and [r for _, r in ordered],
-                        processes=config.processes)
+    scores = score_many(spec, [it for it, _ in ordered], [r for _, r in ordered], processes=config.processes)
     samples_path = out_dir / f"{name}.samples.jsonl"
     out_dir.mkdir(parents=True, exist_ok=True)
     with JsonlWriter(samples_path) as sink:

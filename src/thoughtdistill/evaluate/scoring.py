@@ -114,7 +114,7 @@ def score_many(spec: BenchmarkSpec, items: Sequence[EvalItem], outputs: Sequence
             limits = SandboxLimits()
         for i in pending:
             scores[i] = _code_score(spec, items[i], parts[i][0], limits)
-    return [s for s in scores if s is not None] if all(s is not None for s in scores) else scores  # type: ignore[return-value]
+    return scores  # type: ignore[return-value]  # every slot is filled above
 
 
 def score_one(spec: BenchmarkSpec, item: EvalItem, text: str, reasoning: str | None = None,
