@@ -138,3 +138,32 @@ def test_cli_infer_and_eval(tiny_qwen3_path, tmp_path):
     res = runner.invoke(app, ["infer", "-m", str(tiny_qwen3_path), "-b", "gsm8k", "--limit", "1",
                               "--max-new-tokens", "3", "-o", str(tmp_path / "i.jsonl")])
     assert res.exit_code == 0 and "1 generated" in res.output
+
+
+def test_backend_choice_errors(tmp_path, tiny_qwen3_path):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        with pytest.raises(ThoughtDistillError, match=r"pip install 'thoughtdistill\[vllm\]'"):
+            run_infer(_infer_cfg(tiny_qwen3_path, tmp_path / "v.jsonl", backend="vllm"))
+    with pytest.raises(ConfigError, match="base_url"):
+        run_infer(_infer_cfg("served-name", tmp_path / "o.jsonl", backend="openai"))
+
+
+def test_template_that_opens_the_thought_gives_it_back(tiny_qwen3_path, tmp_path):
+    # an R1-Distill-style template ends the prompt with '<think>\n'
+    from thoughtdistill.evaluate.backends import opened_thought
+
+    assert opened_thought("<|Assistant|><think>\n") == "<think>\n"
+    assert opened_thought("<|im_start|>assistant\n") == ""
+    folder = tmp_path / "r1ish"
+    shutil.copytree(tiny_qwen3_path, folder)
+    (folder / "chat_template.jinja").write_text(
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "<|im_start|>assistant\n<think>\n")
+    cfg = json.loads((folder / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(cfg))
+    backend = TransformersBackend(folder, batch_size=2)
+    out = backend.generate([[{"role": "user", "content": "hi"}]], Sampling(max_new_tokens=3))[0][0]
+    assert out.text.startswith("<think>\n")

@@ -92,6 +92,17 @@ def render_prompt(tokenizer: Any, messages: Messages, enable_thinking: bool) -> 
                                          enable_thinking=enable_thinking)
 
 
+OPEN_THINK_TAGS = ("<think>", "<|begin_of_thought|>")
+
+
+def opened_thought(prompt: str) -> str:
+    """The opening thought tag a template leaves at the end of the prompt (R1-Distill and
+    QwQ templates end with '<think>\n'), or ''. Outputs get it back so that a thought the
+    model never closed is seen as truncated, not as an answer."""
+    tail = prompt.rstrip()
+    return next((tag + "\n" for tag in OPEN_THINK_TAGS if tail.endswith(tag)), "")
+
+
 def stop_token_ids(tokenizer: Any, generation_config: Any = None) -> list[int]:
     ids: list[int] = []
     for source in (getattr(generation_config, "eos_token_id", None), tokenizer.eos_token_id):
@@ -249,7 +260,7 @@ class TransformersBackend:
                 cut = next((i for i, t in enumerate(ids) if t in stops), None)
                 gen = ids if cut is None else ids[:cut]
                 results[p][s] = GenOutput(
-                    text=self.tokenizer.decode(gen, skip_special_tokens=False),
+                    text=opened_thought(texts[p]) + self.tokenizer.decode(gen, skip_special_tokens=False),
                     prompt_tokens=lengths[p],
                     completion_tokens=len(gen) + (0 if cut is None else 1),
                     finish_reason="stop" if cut is not None else "length",
@@ -302,10 +313,10 @@ class VLLMBackend:
                 top_k=sampling.top_k or -1, min_p=sampling.min_p or 0.0,
                 max_tokens=sampling.max_new_tokens, seed=seeds[i]))
         outs = self.llm.generate(texts, params, use_tqdm=False)
-        return [[GenOutput(text=c.text, prompt_tokens=len(o.prompt_token_ids or []),
+        return [[GenOutput(text=opened_thought(t) + c.text, prompt_tokens=len(o.prompt_token_ids or []),
                            completion_tokens=len(c.token_ids),
                            finish_reason="length" if c.finish_reason == "length" else "stop")
-                 for c in o.outputs] for o in outs]
+                 for c in o.outputs] for t, o in zip(texts, outs)]
 
     def close(self) -> None:
         self.llm = None
