@@ -105,8 +105,8 @@ def test_white_box_kd_gets_closer_to_teacher_than_sft(data_dir, tmp_path, smollm
                                kd=KDSettings(teacher=str(smollm2_path), top_k=20, loss="forward_kl", alpha=0.9),
                                **common))
     # held-out samples rendered exactly as in training
-    held = run_train.__globals__["prepare_data"]  # reuse the same tokenisation path
     from thoughtdistill.train.render import resolve_template
+    from thoughtdistill.train.run import prepare_data as held  # the same tokenisation path
 
     tok = AutoTokenizer.from_pretrained(student)
     template = resolve_template(tok)

@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def short_file(tmp_path, data_dir) -> Path:
-    rows = multi_chain_records(data_dir, max_chars=700, per_question=2)[:8]
+    rows = multi_chain_records(data_dir, max_chars=700, per_question=1)[:6]
     return write_jsonl(tmp_path / "short.jsonl", rows)
 
 
 def _cfg(data, out, **kw):
-    base = dict(data=str(data), student="tiny-qwen3", output_dir=str(out), max_length=384,
-                per_device_batch_size=4, gradient_accumulation_steps=1, learning_rate=1e-3, epochs=1)
+    base = dict(data=str(data), student="tiny-qwen3", output_dir=str(out), max_length=256,
+                overlength="truncate_thought", per_device_batch_size=2, gradient_accumulation_steps=1, learning_rate=1e-3, epochs=1)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -46,31 +46,31 @@ def _loadable(model_dir: Path):
 @pytest.mark.slow
 def test_padding_free_run_output_and_resume(short_file, tmp_path):
     out = tmp_path / "run"
-    r = run_train(_cfg(short_file, out, max_steps=3, save_steps=2))
-    assert r.steps == 3 and r.examples > 4 and r.template_source == "model"
+    r = run_train(_cfg(short_file, out, max_steps=2, save_steps=2))
+    assert r.steps == 2 and r.examples == 6 and r.template_source == "model"
     log = json.loads((out / "trainer_log.json").read_text())
-    assert [e["step"] for e in log] == [1, 2, 3] and all("loss" in e for e in log)
+    assert [e["step"] for e in log] == [1, 2] and all("loss" in e for e in log)
     _loadable(r.model_dir)
     card = (r.model_dir / "README.md").read_text()
     assert str(short_file) in card and '"learning_rate": 0.001' in card and "dropped" in card
-    # resume from checkpoint-3 and go on to step 5
-    r2 = run_train(_cfg(short_file, out, max_steps=5, save_steps=2, resume_from_checkpoint=True))
-    assert r2.steps == 5
+    # resume from checkpoint-2 and go on to step 3
+    r2 = run_train(_cfg(short_file, out, max_steps=3, save_steps=2, resume_from_checkpoint=True))
+    assert r2.steps == 3
     log2 = json.loads((out / "trainer_log.json").read_text())
-    assert [e["step"] for e in log2] == [1, 2, 3, 4, 5]
+    assert [e["step"] for e in log2] == [1, 2, 3]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batching", ["padded", "packing"])
-def test_other_batching_modes(short_file, tmp_path, batching):
-    r = run_train(_cfg(short_file, tmp_path / batching, max_steps=2, batching=batching))
-    assert r.steps == 2 and r.first_loss > 0
+def test_other_batching_modes(short_file, tmp_path):
+    for batching in ("padded", "packing"):
+        r = run_train(_cfg(short_file, tmp_path / batching, max_steps=1, batching=batching))
+        assert r.steps == 1 and r.first_loss > 0
     _loadable(r.model_dir)
 
 
 @pytest.mark.slow
 def test_lora_merged_output(short_file, tmp_path):
-    r = run_train(_cfg(short_file, tmp_path / "lora", max_steps=2, lora=LoraSettings(r=4, alpha=8)))
+    r = run_train(_cfg(short_file, tmp_path / "lora", max_steps=1, lora=LoraSettings(r=4, alpha=8)))
     assert (r.model_dir / "adapter" / "adapter_config.json").exists()
     model, _ = _loadable(r.model_dir)
     assert not any("lora" in n for n, _ in model.named_parameters())
@@ -80,9 +80,9 @@ def test_lora_merged_output(short_file, tmp_path):
 @pytest.mark.parametrize("mode", ["precompute", "on_the_fly"])
 def test_white_box_kd_runs(short_file, tmp_path, tiny_qwen3_path, mode):
     kd = KDSettings(teacher=str(tiny_qwen3_path), mode=mode, top_k=5, loss="jsd", alpha=0.5)
-    r = run_train(_cfg(short_file, tmp_path / mode, max_steps=2, kd=kd))
+    r = run_train(_cfg(short_file, tmp_path / mode, max_steps=1, kd=kd))
     log = json.loads((tmp_path / mode / "trainer_log.json").read_text())
-    assert r.steps == 2 and all("kd_loss" in e and "ce_loss" in e for e in log)
+    assert r.steps == 1 and all("kd_loss" in e and "ce_loss" in e for e in log)
     if mode == "precompute":
         assert r.teacher_logprobs is not None and r.teacher_logprobs.parent == Path(str(short_file) + ".topk")
         assert (r.teacher_logprobs / "index.jsonl").read_text().count("\n") == r.examples
@@ -104,7 +104,7 @@ def test_ddp_two_processes_gloo(short_file, tmp_path):
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
            str(ROOT / "configs/accelerate/multi_gpu.yaml"), "--num_processes", "2", "--mixed_precision", "no",
            "-m", "thoughtdistill", "train", "--data", str(short_file), "--student", "tiny-qwen3",
-           "-o", str(out), "--max-steps", "2", "--max-length", "384"]
+           "-o", str(out), "--max-steps", "1", "--max-length", "256", "--overlength", "truncate_thought"]
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "train_result.json").read_text())
@@ -117,13 +117,15 @@ def test_deepspeed_zero2_cpu(short_file, tmp_path):
     pytest.importorskip("deepspeed", reason="deepspeed is not installed (pip install -e .[deepspeed])")
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-           str(ROOT / "configs/accelerate/deepspeed_zero2.yaml"), "--num_processes", "2",
+           str(ROOT / "configs/accelerate/deepspeed_zero2.yaml"), "--num_processes", "2", "--mixed_precision", "no",
            "-m", "thoughtdistill", "train", "--data", str(short_file), "--student", "tiny-qwen3",
-           "-o", str(out), "--max-steps", "2", "--max-length", "384"]
+           "-o", str(out), "--max-steps", "1", "--max-length", "256", "--overlength", "truncate_thought"]
     env = _env()
     env["DS_ACCELERATOR"] = "cpu"
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     if proc.returncode != 0 and ("oneccl" in proc.stderr.lower() or "ccl" in proc.stderr.lower()):
         pytest.skip("DeepSpeed's CPU accelerator needs oneCCL (oneccl_bindings_for_pytorch), not installable here")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "train_result.json").read_text())
+    assert result["world_size"] == 2 and result["distributed_type"] == "DEEPSPEED"
     _loadable(out / "model")

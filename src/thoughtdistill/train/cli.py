@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         student: Optional[str] = typer.Option(None, "--student", help="student HF folder or fixture name"),
         output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o"),
         max_length: Optional[int] = typer.Option(None, "--max-length"),
+        overlength: Optional[str] = typer.Option(None, "--overlength", help="drop | truncate_thought"),
         epochs: Optional[float] = typer.Option(None, "--epochs"),
         max_steps: Optional[int] = typer.Option(None, "--max-steps"),
         learning_rate: Optional[float] = typer.Option(None, "--lr"),
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
         from .recipes import load_train_config, validate_recipe
 
         overrides = {
-            "data": data or None, "student": student, "output_dir": output_dir, "max_length": max_length,
+            "data": data or None, "student": student, "output_dir": output_dir, "max_length": max_length, "overlength": overlength,
             "epochs": epochs, "max_steps": max_steps, "learning_rate": learning_rate, "batching": batching,
             "resume_from_checkpoint": True if resume else None,
         }
