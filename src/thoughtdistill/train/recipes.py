@@ -70,3 +70,49 @@ def validate_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -
                  f"{train.per_device_batch_size} x {train.gradient_accumulation_steps} x {procs} = {eff} sequences "
                  f"of up to {train.max_length} tokens")
     return Recipe(train, launch, eff, procs, notes)
+
+
+_KD_LOSS = {"forward_kld": "forward_kl", "reverse_kld": "reverse_kl", "jsd": "jsd",
+            "forward_kl": "forward_kl", "reverse_kl": "reverse_kl"}
+
+
+def easydistill_train_fields(cfg: dict[str, Any]) -> dict[str, Any]:
+    """TrainConfig fields from an EasyDistill 1.x ``kd_*`` job config (``training``,
+    ``distillation``, ``models``, ``inference.top_logits_num``). The data path is left to the
+    caller: EasyDistill's labeled file must first be converted to canonical records
+    (``thoughtdistill.io.convert``); its template must gain ``{% generation %}`` markers, so
+    ``dataset.template`` is not carried over (the student's own / Qwen3 template is used)."""
+    training = cfg.get("training", {}) or {}
+    out: dict[str, Any] = {}
+    names = {"output_dir": "output_dir", "num_train_epochs": "epochs", "max_length": "max_length",
+             "per_device_train_batch_size": "per_device_batch_size", "learning_rate": "learning_rate",
+             "gradient_accumulation_steps": "gradient_accumulation_steps", "weight_decay": "weight_decay",
+             "warmup_ratio": "warmup_ratio", "lr_scheduler_type": "lr_scheduler", "save_steps": "save_steps",
+             "logging_steps": "logging_steps"}
+    for src, dst in names.items():
+        if src in training:
+            out[dst] = training[src]
+    student = (cfg.get("models", {}) or {}).get("student")
+    if student:
+        out["student"] = student
+    job = str(cfg.get("job_type", ""))
+    if job.startswith("kd_white_box"):
+        dist = cfg.get("distillation", {}) or {}
+        teacher = (cfg.get("models", {}) or {}).get("teacher")
+        if isinstance(teacher, list):
+            raise ConfigError(f"{job}: several teachers are not supported for white-box KD; train per teacher")
+        kd: dict[str, Any] = {"teacher": teacher, "mode": "precompute"}
+        if "kd_ratio" in dist:
+            kd["alpha"] = dist["kd_ratio"]
+        if dist.get("distillation_type"):
+            if dist["distillation_type"] not in _KD_LOSS:
+                raise ConfigError(f"{job}: distillation_type {dist['distillation_type']!r} not supported")
+            kd["loss"] = _KD_LOSS[dist["distillation_type"]]
+        top = (cfg.get("inference", {}) or {}).get("top_logits_num")
+        if top:
+            kd["top_k"] = top
+        if dist.get("max_seq_length"):
+            out["max_length"] = dist["max_seq_length"]
+        out["kd"] = kd
+        out["batching"] = "padded" if out.get("per_device_batch_size", 1) == 1 else "padding_free"
+    return out

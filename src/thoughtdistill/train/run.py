@@ -236,6 +236,11 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
     from trl import SFTConfig
 
     bf16 = _bf16(config)
+    if config.liger:
+        import importlib.util
+
+        if importlib.util.find_spec("liger_kernel") is None:
+            raise ConfigError("liger: true needs the liger-kernel package (pip install -e .[liger]; GPU only)")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     packing = config.batching == "packing"

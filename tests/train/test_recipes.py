@@ -1,0 +1,74 @@
+"""Recipes and launch configs validate without a GPU; EasyDistill kd configs map onto TrainConfig."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thoughtdistill.errors import ConfigError
+from thoughtdistill.train import TrainConfig
+from thoughtdistill.train.recipes import easydistill_train_fields, validate_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = sorted((ROOT / "configs" / "recipes").glob("train-*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_recipes_validate(path):
+    recipe = validate_recipe(path)
+    if "thoughty" in path.name:
+        t = recipe.train
+        assert (t.learning_rate, t.epochs, t.max_length, t.per_device_batch_size, t.gradient_accumulation_steps,
+                t.weight_decay, t.warmup_ratio, t.lr_scheduler) == (5e-5, 3, 8192, 1, 8, 0.05, 0.1, "cosine")
+        assert recipe.world_size == (32 if "32b" in path.name else 8)
+
+
+def test_accelerate_and_deepspeed_configs_parse():
+    accel = sorted((ROOT / "configs" / "accelerate").glob("*.yaml"))
+    kinds = {yaml.safe_load(p.read_text())["distributed_type"] for p in accel}
+    assert kinds == {"NO", "MULTI_GPU", "DEEPSPEED", "FSDP"}
+    for p in (ROOT / "configs" / "deepspeed").glob("*.json"):
+        assert json.loads(p.read_text())["zero_optimization"]["stage"] in (2, 3)
+    fsdp = yaml.safe_load((ROOT / "configs/accelerate/fsdp2.yaml").read_text())
+    assert fsdp["fsdp_config"]["fsdp_version"] == 2
+
+
+def test_bad_recipe(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("launch: {num_machines: 2, num_processes: 3}\ntrain: {data: x, student: y, output_dir: z}\n")
+    with pytest.raises(ConfigError, match="not a multiple"):
+        validate_recipe(bad)
+    bad.write_text("train: {data: x, student: y, output_dir: z, lerning_rate: 1}\n")
+    with pytest.raises(ConfigError, match="lerning_rate"):
+        validate_recipe(bad)
+
+
+def test_cli_dry_run():
+    proc = subprocess.run([sys.executable, "-m", "thoughtdistill", "train", "-c",
+                           str(ROOT / "configs/recipes/train-thoughty-32b.yaml"), "--dry-run"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 x 8 x 32 = 256 sequences" in proc.stdout and "config ok" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["kd_black_box_local.json", "kd_white_box.json"])
+def test_easydistill_kd_configs_map(name, data_dir):
+    cfg = json.loads((data_dir.parent / "easydistill-configs" / name).read_text())
+    fields = easydistill_train_fields(cfg)
+    tc = TrainConfig(data="x.jsonl", **fields)
+    assert tc.learning_rate == 2e-5 and tc.epochs == 3 and tc.gradient_accumulation_steps == 8
+    if "white" in name:
+        assert tc.kd.loss == "forward_kl" and tc.kd.alpha == 0.1 and tc.kd.top_k == 10 and tc.max_length == 512
+    else:
+        assert tc.kd is None
+
+
+def test_easydistill_multi_teacher_refused(data_dir):
+    cfg = json.loads((data_dir.parent / "easydistill-configs" / "kd_white_box_train_only_multi.json").read_text())
+    with pytest.raises(ConfigError, match="several teachers"):
+        easydistill_train_fields(cfg)
