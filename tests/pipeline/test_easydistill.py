@@ -83,11 +83,12 @@ def test_unknown_fields_and_bad_job(tmp_path):
     assert unknown_fields({"job_type": "x"}) == []
 
 
-@pytest.fixture
-def echo(tmp_path):
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory):
+    """One real llm-katan echo server shared by this module's API-job tests."""
     from thoughtdistill.testing.servers import katan
 
-    with katan(workdir=tmp_path / "echo") as server:
+    with katan(workdir=tmp_path_factory.mktemp("echo")) as server:
         yield server
 
 
