@@ -271,7 +271,7 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
         max_grad_norm=config.max_grad_norm,
         seed=config.seed,
         logging_steps=config.logging_steps,
-        save_strategy="steps" if config.save_steps else "epoch",
+        save_strategy=("steps" if config.save_steps else "epoch") if config.save_checkpoints else "no",
         save_steps=config.save_steps or 500,
         save_total_limit=config.save_total_limit,
         bf16=bf16,
@@ -394,6 +394,8 @@ def model_card(config: TrainConfig, result: TrainResult, template: TemplateChoic
         "```",
         "",
         "## Training",
+        f"- processes: {result.world_size} ({result.distributed_type}); effective batch "
+        f"{config.per_device_batch_size * config.gradient_accumulation_steps * result.world_size} sequences",
         f"- optimiser steps: {result.steps}, first logged loss: {result.first_loss}, last: {result.last_loss}",
         f"- loss log: `trainer_log.json` in the run folder; runtime {result.runtime_s:.0f} s",
         "",
