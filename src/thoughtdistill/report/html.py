@@ -19,7 +19,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .funnel{display:flex;gap:12px;flex-wrap:wrap}.step{flex:1;min-width:140px;background:#ddf4ff;border-radius:6px;padding:12px}
 .step b{display:block;font-size:26px}.step span{font-size:12px;color:#57606a}
 img{max-width:100%;height:auto}.empty{color:#57606a;font-style:italic}
-code{background:#f6f8fa;padding:1px 4px;border-radius:4px}
+code{background:#f6f8fa;padding:1px 4px;border-radius:4px}header code{background:#32383f;color:#fff}
 """
 
 # Marks the page once every figure decoded (checked by the browser test).
@@ -166,10 +166,23 @@ def render_html(data: dict[str, Any], title: str) -> str:
     parts.append(f"<section id='evaluation'><h2>Evaluation</h2>{body}</section>")
     sel = data["selection"]
     if sel:
-        scalars = {k: v for k, v in sel["data"].items() if isinstance(v, (int, float, str, bool))} \
-            if isinstance(sel["data"], dict) else {}
+        d = sel["data"] if isinstance(sel["data"], dict) else {}
+        scalars = {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) and k != "output"}
+        if isinstance(d.get("counts"), dict):
+            scalars.update({k: v for k, v in d["counts"].items() if isinstance(v, (int, float))})
         rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in scalars.items())
-        body = f"<table>{rows}</table><p>full report: <a href='{_e(sel['file'])}'>{_e(sel['file'])}</a></p>"
+        body = f"<table>{rows}</table>"
+        steps = [x for x in d.get("steps", []) if isinstance(x, dict)]
+        if steps:
+            srows = "".join(
+                f"<tr><td>{_e(x.get('step'))}</td><td class='num'>{_num(x.get('chains'))}</td>"
+                f"<td class='num'>{_num(x.get('questions'))}</td><td class='num'>{_num(x.get('removed_chains'))}</td>"
+                f"<td>{_e(', '.join(f'{k}: {v}' for k, v in (x.get('reasons') or {}).items()))}</td></tr>"
+                for x in steps)
+            body += ("<h3>Steps</h3><table><tr><th>step</th><th class='num'>chains left</th>"
+                     "<th class='num'>questions left</th><th class='num'>chains removed</th><th>why</th></tr>"
+                     f"{srows}</table>")
+        body += f"<p>full report: <a href='{_e(sel['file'])}'>{_e(sel['file'])}</a></p>"
     else:
         body = _empty("no select_report.json in this run")
     parts.append(f"<section id='selection'><h2>Selection</h2>{body}</section>")
