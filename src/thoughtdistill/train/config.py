@@ -81,6 +81,7 @@ class TrainConfig(StageConfig):
     logging_steps: int = Field(1, ge=1)
     save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps; None = at the end only")
     save_total_limit: int | None = 2
+    save_checkpoints: bool = Field(True, description="False: no checkpoints (no resume), only the final model")
     resume_from_checkpoint: bool | str = False
     dataloader_num_workers: int = 0
     report_to: list[str] = Field(default_factory=list)

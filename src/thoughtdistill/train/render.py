@@ -230,7 +230,7 @@ def tokenize_conversation(
     for _ in range(4):
         if keep <= 0:
             return None
-        cut = conv.thought[: offsets[keep - 1][1]].rstrip()
+        cut = _clean_cut(conv.thought[: offsets[keep - 1][1]])
         messages = [dict(m) for m in conv.messages]
         messages[-1]["content"] = join_thought(cut, conv.solution)
         ids, mask = render_ids(tokenizer, template, messages)
@@ -238,6 +238,16 @@ def tokenize_conversation(
             return _example(conv, ids, mask, plen, truncated=True, original_len=original_len)
         keep -= (len(ids) - max_length) + 4
     return None
+
+
+def _clean_cut(text: str) -> str:
+    """End a cut thought at the last line or sentence end, if that keeps most of it: a thought
+    that stops mid-word or mid-formula teaches the student to close the block at random."""
+    for sep in ("\n", ". "):
+        at = text.rfind(sep)
+        if at >= len(text) // 2:
+            return text[: at + (1 if sep == ". " else 0)].rstrip()
+    return text.rstrip()
 
 
 # ---------------------------------------------------------------- checks
