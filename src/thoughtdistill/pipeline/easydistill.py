@@ -286,6 +286,9 @@ def easydistill_recipe(path: str | Path, *, dry_run: bool = False, backend: str 
     elif local:
         servers["teacher"] = _local_server(config, inf, backend)
         endpoint = _local_endpoint(inf)
+        if ds.get("template") and not job.startswith("kd_"):
+            warnings.append(f"dataset.template ({ds['template']}): the local teacher renders prompts with "
+                            "its own chat template (EasyDistill's hand-written template is not used)")
     stages: list[StageSpec] = []
 
     def need(section: dict[str, Any], key: str, where: str) -> str:
