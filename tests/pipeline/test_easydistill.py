@@ -213,7 +213,8 @@ def test_kd_black_box_train_only(tmp_path, tiny_qwen3_path):
     data["job_type"] = "kd_black_box_train_only"
     cfg.write_text(json.dumps(data))
     res = run_easydistill(cfg, tmp_path / "run", log=lambda m: None)
-    assert [s.name for s in res.stages] == ["prepare", "train"]
+    assert [s.name for s in res.stages] == ["prepare", "train", "report"]
+    assert res.report is not None and res.report.exists()
     _trained(tmp_path)
 
 

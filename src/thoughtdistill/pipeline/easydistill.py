@@ -352,6 +352,8 @@ def easydistill_recipe(path: str | Path, *, dry_run: bool = False, backend: str 
         stages.append(StageSpec(name="train", config=_train_config(
             config, "${stages.prepare.dir}/labeled.jsonl", white_box=job.startswith("kd_white_box"),
             warnings=warnings)))
+    stages.append(StageSpec(name="report", config={"run_dir": "${run_dir}", "output_dir": "${stage_dir}",
+                                                   "title": f"EasyDistill {job}"}))
     name = Path(path).stem
     recipe = Recipe(name=f"easydistill-{name}", description=f"EasyDistill {job} job from {path}",
                     run_dir=f"runs/easydistill-{name}", servers=servers, stages=stages)
