@@ -430,6 +430,17 @@ def _check_env(runner: Runner, names: list[str], strict: bool, result: PipelineR
     return problems
 
 
+def _stop_unneeded_servers(runner: Runner, remaining: list[str]) -> None:
+    """Stop local servers no remaining stage refers to (frees CPU and memory for training)."""
+    if not runner.pool.running:
+        return
+    text = json.dumps([runner.recipe.stage(n).config for n in remaining])
+    for name in list(runner.pool.running):
+        if f"servers.{name}." not in text:
+            runner.log(f"stopping local server {name} (no later stage uses it)")
+            runner.pool.running.pop(name).stop()
+
+
 def _run(runner: Runner, selected: list[str], from_stage: str | None, force: bool,
          result: PipelineResult) -> None:
     recipe = runner.recipe
@@ -479,6 +490,7 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         outcome.status = "ran"
         outcome.manifest = str(runner.write_manifest(spec, config, stage_result, outcome.seconds))
         runner.log(f"[{name}] done in {outcome.seconds:.1f}s")
+        _stop_unneeded_servers(runner, selected[selected.index(name) + 1:])
         _write_run_files(runner, resolved, result, "running")
     for spec in recipe.stages:
         html = runner.run_dir / spec.name / "report.html"
