@@ -6,8 +6,7 @@ bash scripts/setup.sh
 . .venv/bin/activate
 export HF_HOME="$PWD/.cache/hf" HF_DATASETS_CACHE="$PWD/.cache/hf/datasets"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 THOUGHTDISTILL_CACHE="$PWD/.cache/thoughtdistill"
-out=runs/quickstart
-mkdir -p "$out"
-thoughtdistill convert ../shared/data/multi_chain.jsonl "$out/multi_chain.canonical.jsonl" --from multi_chain
-thoughtdistill stats "$out/multi_chain.canonical.jsonl"
-echo "canonical records written to $out/multi_chain.canonical.jsonl"
+# The embedded default (configs/recipes/quickstart.yaml): local teacher and judge servers,
+# generate → verify → judge → select → train → eval before/after → report, on CPU, offline.
+# Prints where the report is. Re-running resumes; unchanged stages are skipped.
+thoughtdistill run "$@"
