@@ -56,3 +56,25 @@ def smollm2_server(smollm2_path, tmp_path_factory):
                max_concurrent=2, max_tokens=256,
                workdir=tmp_path_factory.mktemp("katan-smol")) as server:
         yield server
+
+
+@pytest.fixture
+def stub_server():
+    """Factory: start_stub(**flags) → a real starlette/uvicorn OpenAI-compatible server
+    (tests/api/teacher_server.py) that can answer 429 bursts, reasoning_content and n."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "td_teacher_server", Path(__file__).parent / "api" / "teacher_server.py")
+    teacher_server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(teacher_server)
+    started = []
+
+    def start(**flags):
+        server = teacher_server.start_stub(**flags)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -13,7 +13,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Literal
+from typing import IO, Any, Iterable, Iterator, Literal
 
 import orjson
 
@@ -95,32 +95,6 @@ def parse_json_line(path: str | Path, number: int, raw: bytes) -> dict[str, Any]
 def iter_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, raw in iter_json_lines(path):
         yield number, parse_json_line(path, number, raw)
-
-
-def iter_records(
-    path: str | Path,
-    *,
-    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    require_chains: bool = False,
-    on_error: OnError = "raise",
-    quarantine: str | Path | None = None,
-    stats: ReadStats | None = None,
-    model: type[Record] = Record,
-    unique_ids: bool = False,
-) -> Iterator[Record]:
-    """Validated records from a file, one at a time (JSONL, .gz, .json array, Parquet…).
-
-    Kept here for existing imports; the work is done by :func:`thoughtdistill.io.reader.iter_records`.
-    ``convert`` maps a foreign row (Alpaca, ShareGPT…) to canonical fields first.
-    With ``on_error='quarantine'`` bad lines are written to ``quarantine`` (default:
-    ``<file>.quarantine.jsonl``) and reading goes on; ``'raise'`` stops at the first.
-    """
-    from .reader import iter_records as _iter
-
-    return _iter(
-        path, convert=convert, require_chains=require_chains, on_error=on_error,
-        quarantine=quarantine, stats=stats, model=model, unique_ids=unique_ids,
-    )
 
 
 def dumps(obj: Record | dict[str, Any]) -> bytes:
