@@ -6,7 +6,6 @@ questions from ../shared/data) and with small token/step counts."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest

@@ -6,7 +6,6 @@ import gzip
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import orjson
 import pytest

@@ -38,7 +38,6 @@ from .. import __version__
 from ..config import validate_config
 from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import atomic_open
-from ..testing.servers import LOCAL_KEY
 from .hashing import HashCache, hash_obj
 from .recipe import Recipe, StageSpec, interpolate, load_recipe
 from .servers import LOCAL_KEY_ENV, ServerPool, resolve_model, served_name

@@ -18,7 +18,7 @@ from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlWriter, iter_json_lines
 from ..records import Record, validation_field
 from .budgets import apply_budgets
-from .config import BudgetConfig, SelectConfig
+from .config import SelectConfig
 from .filters import evaluate, parse_filter
 from .hygiene import EvalIndex, MinHasher, near_duplicates
 from .report import distribution, write_figures

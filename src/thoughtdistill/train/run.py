@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ConfigError, ThoughtDistillError
 from .config import TrainConfig
 from .data import DataStats, build_dataset, load_dataset_file
-from .render import ChainCounts, TemplateChoice, check_example, conversations, resolve_template
+from .render import ChainCounts, TemplateChoice, check_example, resolve_template
 
 LOG_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "kd_loss", "ce_loss", "num_tokens",
             "mean_token_accuracy")
