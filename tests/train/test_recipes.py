@@ -12,7 +12,7 @@ import yaml
 
 from thoughtdistill.errors import ConfigError
 from thoughtdistill.train import TrainConfig
-from thoughtdistill.train.recipes import easydistill_train_fields, validate_recipe
+from thoughtdistill.train.recipes import validate_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "configs" / "recipes").glob("train-*.yaml"))
@@ -57,18 +57,19 @@ def test_cli_dry_run():
 
 
 @pytest.mark.parametrize("name", ["kd_black_box_local.json", "kd_white_box.json"])
-def test_easydistill_kd_configs_map(name, data_dir):
+def test_easydistill_kd_configs_map_to_train_config(name, data_dir, tmp_path):
+    """EasyDistill kd_* training fields reach TrainConfig through the pipeline's job mapping."""
+    from thoughtdistill.pipeline.easydistill import easydistill_recipe
+
     cfg = json.loads((data_dir.parent / "easydistill-configs" / name).read_text())
-    fields = easydistill_train_fields(cfg)
-    tc = TrainConfig(data="x.jsonl", **fields)
+    path = tmp_path / name
+    path.write_text(json.dumps(cfg))
+    recipe, _warnings = easydistill_recipe(path, dry_run=True)
+    train = next(s for s in recipe.stages if (s.uses or s.name) == "train").config
+    tc = TrainConfig(**{**train, "data": "x.jsonl", "student": "s", "output_dir": "o"})
     assert tc.learning_rate == 2e-5 and tc.epochs == 3 and tc.gradient_accumulation_steps == 8
     if "white" in name:
         assert tc.kd.loss == "forward_kl" and tc.kd.alpha == 0.1 and tc.kd.top_k == 10 and tc.max_length == 512
     else:
         assert tc.kd is None
 
-
-def test_easydistill_multi_teacher_refused(data_dir):
-    cfg = json.loads((data_dir.parent / "easydistill-configs" / "kd_white_box_train_only_multi.json").read_text())
-    with pytest.raises(ConfigError, match="several teachers"):
-        easydistill_train_fields(cfg)
