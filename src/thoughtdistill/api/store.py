@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,7 +23,7 @@ def default_cache_dir() -> Path:
 
 
 class ResponseCache:
-    """Content-addressed responses: ``<dir>/ab/cd/<request_hash>.json``, written atomically
+    """Content-addressed responses: ``<dir>/ab/<request_hash>.json``, written atomically
     (temp file + rename), so a crash leaves either the whole entry or none. Shared by runs and
     stages; only successful responses are stored. An unreadable entry counts as a miss."""
 
@@ -32,9 +31,11 @@ class ResponseCache:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.hits = 0
+        self._made: set[Path] = set()
+        self._seq = 0
 
     def _path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest[2:4] / f"{digest}.json"
+        return self.root / digest[:2] / f"{digest}.json"
 
     def get(self, digest: str) -> dict[str, Any] | None:
         try:
@@ -48,14 +49,19 @@ class ResponseCache:
 
     def put(self, digest: str, payload: dict[str, Any]) -> None:
         path = self._path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+        folder = path.parent
+        if folder not in self._made:  # one mkdir per shard folder, not per entry (hot path)
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        # pid + counter make the temp name unique without mkstemp's random-name retries
+        self._seq += 1
+        tmp = folder / f".{digest}.{os.getpid()}.{self._seq}.tmp"
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with open(tmp, "xb") as fh:
                 fh.write(orjson.dumps(dict(payload, request_hash=digest)))
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
 
