@@ -68,10 +68,11 @@ class ChatResult:
         return self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("resumed")
-        if len(self.choices) <= 1:
-            data.pop("choices")
+        # Shallow on purpose: dataclasses.asdict deep-copies every nested value, a visible share
+        # of the client's CPU per request on the hot path (journal append); orjson serialises the
+        # nested Choice dataclasses itself.
+        data = {name: getattr(self, name) for name in _JOURNAL_FIELDS}
+        data["choices"] = [asdict(c) for c in self.choices] if len(self.choices) > 1 else None
         return {k: v for k, v in data.items() if v is not None}
 
     @classmethod
@@ -85,6 +86,7 @@ class ChatResult:
 
 
 _RESULT_FIELDS = set(ChatResult.__dataclass_fields__) - {"choices", "resumed"}
+_JOURNAL_FIELDS = tuple(f for f in ChatResult.__dataclass_fields__ if f != "resumed")
 
 
 def effective_sampling(endpoint: EndpointConfig, request: ChatRequest) -> dict[str, Any]:
