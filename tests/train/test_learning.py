@@ -28,7 +28,10 @@ def _split(data_dir, n_train, n_test):
     return rows[:n_train], rows[n_train:n_train + n_test]
 
 
-def _generate(model_dir: Path, questions: list[str], max_new_tokens: int) -> list[tuple[str, bool]]:
+def _generate(model_dir: Path, questions: list[str], max_new_tokens: int,
+              sample: bool = False) -> list[tuple[str, bool]]:
+    """Greedy, or Qwen3's recommended thinking-mode sampling (what ``thoughtdistill infer``
+    uses by default with thinking on: temperature 0.6, top-p 0.95, top-k 20), seed 0."""
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     tok.padding_side = "left"
@@ -36,7 +39,9 @@ def _generate(model_dir: Path, questions: list[str], max_new_tokens: int) -> lis
                for q in questions]
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+        torch.manual_seed(0)
+        sampling = dict(do_sample=True, temperature=0.6, top_p=0.95, top_k=20) if sample else dict(do_sample=False)
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, **sampling)
     eos = set(model.generation_config.eos_token_id if isinstance(model.generation_config.eos_token_id, list)
               else [model.generation_config.eos_token_id])
     results = []
@@ -51,7 +56,7 @@ def _generate(model_dir: Path, questions: list[str], max_new_tokens: int) -> lis
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_smollm2_learns_the_thinking_format(data_dir, tmp_path, smollm2_path):
-    train, test = _split(data_dir, n_train=24, n_test=10)
+    train, test = _split(data_dir, n_train=48, n_test=10)
     data = write_jsonl(tmp_path / "train.jsonl", train)
     before = _generate(smollm2_path, [r["question"] for r in test[:3]], 24)
     assert not any(text.startswith("<think>") for text, _ in before)  # not already the format
@@ -59,18 +64,17 @@ def test_smollm2_learns_the_thinking_format(data_dir, tmp_path, smollm2_path):
         data=str(data), student=str(smollm2_path), output_dir=str(tmp_path / "run"), max_length=160,
         overlength="truncate_thought", epochs=3, per_device_batch_size=8, gradient_accumulation_steps=1,
         learning_rate=3e-4, warmup_ratio=0.0, batching="padding_free", seed=0, save_checkpoints=False))
-    assert r.examples == 24 and r.truncated_thought > 0
+    assert r.examples == 48 and r.truncated_thought > 0
     log = json.loads(r.log_path.read_text())
     assert log[-1]["loss"] < 0.8 * log[0]["loss"], log
-    outs = _generate(r.model_dir, [t["question"] for t in test], 160)
+    # 10 held-out questions, generated the way `thoughtdistill infer` does in thinking mode.
+    # A generation counts only if it opens and closes the think block, answers after it and
+    # stops (EOS) within the budget. Measured (docs/train.md): 10/10 with this sampling;
+    # greedy decoding gives 9/10 at 320 tokens and 8/10 at 160 (repetition loops).
+    outs = _generate(r.model_dir, [t["question"] for t in test], 320, sample=True)
     ok = [bool(FORMAT.match(text)) and stopped for text, stopped in outs]
     (tmp_path / "generations.json").write_text(json.dumps(outs, indent=1))
-    # Target in the issue: >= 9/10. Measured on CPU (this file's settings, 9 optimiser steps):
-    # 6/10 in full format, 7/10 close the think block and answer; the failures are greedy
-    # repetition loops of the 135M model that hit max_new_tokens (docs/train.md, "Learning
-    # tests"). The bar below checks that the format was learned (0/3 before training), not the
-    # 90% target, which needs more steps/longer chains than this CPU budget allows.
-    assert sum(ok) >= 5, f"{sum(ok)}/10 in format: {outs}"
+    assert sum(ok) >= 9, f"{sum(ok)}/10 in format (target of the issue: >= 90%): {outs}"
 
 
 def _student_from_teacher(teacher_dir: Path, out: Path, layers: int = 2) -> Path:
