@@ -7,7 +7,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from ..records import Record
 
 
 @contextlib.contextmanager
@@ -48,3 +51,27 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class RecordWriter:
+    """Shared behaviour of the whole-file writers (JSONL, JSON array, Parquet, datasets):
+    ``write_all`` over ``write``, and a context that keeps the file only on a clean exit."""
+
+    count: int
+
+    def write(self, obj: Record | dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def close(self, ok: bool = True) -> None:
+        raise NotImplementedError
+
+    def write_all(self, objs: Iterable[Record | dict[str, Any]]) -> int:
+        for obj in objs:
+            self.write(obj)
+        return self.count
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)

@@ -13,13 +13,13 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Literal
+from typing import IO, Any, Iterator, Literal
 
 import orjson
 
 from ..errors import RecordError
 from ..records import Record
-from .atomic import atomic_path
+from .atomic import RecordWriter, atomic_path
 
 OnError = Literal["raise", "quarantine", "skip"]
 
@@ -102,7 +102,7 @@ def dumps(obj: Record | dict[str, Any]) -> bytes:
     return orjson.dumps(data) + b"\n"
 
 
-class JsonlWriter:
+class JsonlWriter(RecordWriter):
     """Write a whole file atomically: it appears under its name only when closed cleanly."""
 
     def __init__(self, path: str | Path):
@@ -119,10 +119,6 @@ class JsonlWriter:
         self._fh.write(dumps(obj))
         self.count += 1
 
-    def write_all(self, objs: Iterable[Record | dict[str, Any]]) -> int:
-        for obj in objs:
-            self.write(obj)
-        return self.count
 
     def close(self, ok: bool = True) -> None:
         if self._fh is not self._raw:
@@ -135,11 +131,6 @@ class JsonlWriter:
         else:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
-    def __enter__(self) -> "JsonlWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
 
 
 def repair_torn_tail(path: str | Path) -> int:

@@ -22,14 +22,14 @@ Writing and reading are streamed in row groups / record batches: memory stays bo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..records import Record
-from .atomic import atomic_path
+from .atomic import RecordWriter, atomic_path
 
 LAYOUT_KEY = b"thoughtdistill.layout"
 LAYOUT_VERSION = b"canonical-v1"
@@ -197,7 +197,7 @@ def row_to_record_dict(row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class ParquetWriter:
+class ParquetWriter(RecordWriter):
     """Atomic, streamed Parquet writer: buffers ``rows_per_group`` records per row group."""
 
     def __init__(
@@ -225,10 +225,6 @@ class ParquetWriter:
         if len(self._rows) >= self._rows_per_group:
             self._flush()
 
-    def write_all(self, records: Iterable[Record | dict[str, Any]]) -> int:
-        for record in records:
-            self.write(record)
-        return self.count
 
     def _flush(self) -> None:
         if not self._rows:
@@ -258,11 +254,6 @@ class ParquetWriter:
             else:
                 self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
-    def __enter__(self) -> "ParquetWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
 
 
 def is_canonical_parquet(path: str | Path) -> bool:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from ..errors import RecordError, ThoughtDistillError
 from ..records import Record, validation_field
+from .atomic import RecordWriter
 from .jsonl import JsonlWriter, OnError, Quarantine, ReadStats, _open_binary, iter_json_lines, parse_json_line
 
 Container = Literal["jsonl", "json", "parquet", "hf"]
@@ -270,7 +271,7 @@ def validate_row(path, number, obj, convert, require_chains, model=Record) -> Re
     return record
 
 
-class JsonArrayWriter:
+class JsonArrayWriter(RecordWriter):
     """Atomic writer of a JSON array (``[{…},\\n{…}]``), streamed item by item."""
 
     def __init__(self, path: str | Path):
@@ -287,10 +288,6 @@ class JsonArrayWriter:
         self._fh.write((b",\n" if self.count else b"\n") + orjson.dumps(data))
         self.count += 1
 
-    def write_all(self, objs: Iterable[Record | dict[str, Any]]) -> int:
-        for obj in objs:
-            self.write(obj)
-        return self.count
 
     def close(self, ok: bool = True) -> None:
         import os
@@ -301,14 +298,9 @@ class JsonArrayWriter:
         self._fh.close()
         self._ctx.__exit__(None if ok else RuntimeError, None if ok else RuntimeError("aborted"), None)
 
-    def __enter__(self) -> "JsonArrayWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
 
 
-class HfDatasetWriter:
+class HfDatasetWriter(RecordWriter):
     """``datasets.save_to_disk`` folder in the canonical Parquet layout, built atomically."""
 
     def __init__(self, path: str | Path, plain: bool = False):
@@ -327,10 +319,6 @@ class HfDatasetWriter:
         self._parquet.write(obj)
         self.count += 1
 
-    def write_all(self, objs: Iterable[Record | dict[str, Any]]) -> int:
-        for obj in objs:
-            self.write(obj)
-        return self.count
 
     def close(self, ok: bool = True) -> None:
         try:
@@ -354,11 +342,6 @@ class HfDatasetWriter:
         finally:
             self._tmpdir.cleanup()
 
-    def __enter__(self) -> "HfDatasetWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
 
 
 def open_writer(path: str | Path, container: Container | None = None, *, plain: bool = False):
