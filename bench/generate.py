@@ -2,7 +2,9 @@
 
 Same run, same server: (a) one request at a time (the older EasyDistill design),
 (b) 32 threads making blocking openai-SDK calls (the newer EasyDistill design, max_workers=32),
-(c) thoughtdistill.api with its journal and (cold) cache on. Ceiling: 32 / 0.2 s = 160 req/s.
+(c) thoughtdistill.api with its journal and (cold) cache on, default settings (pacing 'auto'),
+and, to show what the pacing adds, (c0) the same with pacing off.
+Ceiling: 32 / 0.2 s = 160 req/s.
 
     python bench/generate.py [--requests 640] [--serial 25] [--no-record]
 """
@@ -53,8 +55,8 @@ def threads(base_url: str, model: str, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def engine(base_url: str, model: str, count: int, work: Path) -> float:
-    ep = EndpointConfig(name="echo", base_url=base_url, model=model, concurrency=CONCURRENCY)
+def engine(base_url: str, model: str, count: int, work: Path, **endpoint: object) -> float:
+    ep = EndpointConfig(name="echo", base_url=base_url, model=model, concurrency=CONCURRENCY, **endpoint)
     reqs = [ChatRequest(key=f"q{i}/echo/0", messages=messages(i)) for i in range(count)]
     start = time.perf_counter()
     results = run_requests_sync(ep, reqs, journal_path=work / "journal.jsonl", cache_dir=work / "cache",
@@ -86,11 +88,13 @@ def main() -> None:
             tempfile.TemporaryDirectory() as tmp:
         a = serial(server.base_url, server.model, args.serial)
         b = threads(server.base_url, server.model, args.requests)
-        c = engine(server.base_url, server.model, args.requests, Path(tmp))
+        c0 = engine(server.base_url, server.model, args.requests, Path(tmp) / "c0", pacing=0)
+        c = engine(server.base_url, server.model, args.requests, Path(tmp) / "c")
     load_after = os.getloadavg()
     lines = [
         f"(a) one-at-a-time loop      {a:7.1f} req/s  ({a / b:.2f}x of b, {a / CEILING:.2f} of ceiling)",
         f"(b) 32 threads, blocking    {b:7.1f} req/s  (1.00x of b, {b / CEILING:.2f} of ceiling)",
+        f"(c0) thoughtdistill, pacing off {c0:7.1f} req/s  ({c0 / b:.2f}x of b, {c0 / CEILING:.2f} of ceiling)",
         f"(c) thoughtdistill journal+cache {c:7.1f} req/s  ({c / b:.2f}x of b, {c / CEILING:.2f} of ceiling)",
     ]
     print("\n".join(lines))

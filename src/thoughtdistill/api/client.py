@@ -23,6 +23,10 @@ from .limits import TokenBucket
 from .types import Choice
 
 POOL_SIZE = 1  # connections per httpx pool
+# pacing='auto' spaces request starts by this share of (mean latency / concurrency)
+AUTO_PACING_SHARE = 0.5
+PACING_MIN_WAIT_S = 0.0005  # shorter waits are not worth a timer
+LATENCY_EWMA_WEIGHT = 0.1
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 
@@ -87,6 +91,8 @@ class EndpointClient:
         self.rpm = TokenBucket(endpoint.rpm) if endpoint.rpm else None
         self.tpm = TokenBucket(endpoint.tpm, capacity=endpoint.tpm / 6) if endpoint.tpm else None
         self._paused_until = 0.0
+        self._next_start = 0.0
+        self._latency_ewma: float | None = None
 
     def redact(self, text: str) -> str:
         if self._key and self._key != NO_KEY_BEARER and len(self._key) >= 4:
@@ -185,13 +191,43 @@ class EndpointClient:
         return choices, usage
 
     # -- with limits and retries -------------------------------------------------------------
+    def pacing_gap(self) -> float:
+        if self.ep.pacing != "auto":
+            return float(self.ep.pacing)
+        if self._latency_ewma is None:
+            return 0.0
+        return AUTO_PACING_SHARE * self._latency_ewma / self.ep.concurrency
+
+    async def _pace(self) -> None:
+        """Space request starts at least ``pacing_gap()`` apart.
+
+        Requests that start together finish together (equal latencies), and the server and
+        this client then handle each burst one response after another: the bursts persist
+        (like buses bunching) and every request waits for its burst. Spacing the starts
+        dissolves them. Reservation-based, like a token bucket of size one; no library paces
+        asyncio calls this way, so it is written here.
+        """
+        gap = self.pacing_gap()
+        if gap <= 0:
+            return
+        now = time.monotonic()
+        start = max(now, self._next_start)
+        self._next_start = start + gap
+        if start - now >= PACING_MIN_WAIT_S:
+            await asyncio.sleep(start - now)
+
+    def _observe_latency(self, seconds: float) -> None:
+        ewma = self._latency_ewma
+        self._latency_ewma = seconds if ewma is None else ewma + LATENCY_EWMA_WEIGHT * (seconds - ewma)
+
     def _backoff(self, attempt: int) -> float:
         cap = min(self.ep.backoff_max_s, self.ep.backoff_base_s * 2 ** (attempt - 1))
         return cap * random.uniform(0.5, 1.0)
 
     async def send(self, body: dict[str, Any], est_tokens: int, slot: int = 0):
-        """``slot``: the calling worker's number (picks its connection pool)."""
-        """Returns (choices, usage, latency_s, attempts, error)."""
+        """Returns (choices, usage, latency_s, attempts, error).
+
+        ``slot``: the calling worker's number (picks its connection pool)."""
         attempts = 0
         while True:
             attempts += 1
@@ -202,6 +238,7 @@ class EndpointClient:
                 await self.rpm.acquire(1)
             if self.tpm:
                 await self.tpm.acquire(est_tokens)
+            await self._pace()
             self.stats.sent += 1
             start = time.perf_counter()
             try:
@@ -211,7 +248,9 @@ class EndpointClient:
                     choices, usage = await self._call(body, slot)
                 if self.tpm and usage:
                     self.tpm.adjust(est_tokens - int(usage.get("total_tokens") or est_tokens))
-                return choices, usage, time.perf_counter() - start, attempts, None
+                latency = time.perf_counter() - start
+                self._observe_latency(latency)
+                return choices, usage, latency, attempts, None
             except CallFailure as exc:
                 failure = exc
             except (asyncio.TimeoutError, httpx.TimeoutException):

@@ -28,6 +28,11 @@ class EndpointConfig(StageConfig):
     headers: dict[str, str] = Field(default_factory=dict, description="extra non-secret headers")
     # rate control
     concurrency: int = Field(default=16, ge=1, le=4096)
+    pacing: Literal["auto"] | float = Field(
+        default="auto",
+        description="least seconds between two request starts; 'auto': half a mean latency "
+                    "divided by concurrency (twice the rate concurrency allows, so never the "
+                    "limit, but no bursts); 0: off")
     rpm: float | None = Field(default=None, gt=0, description="requests per minute")
     tpm: float | None = Field(default=None, gt=0, description="tokens (prompt+completion) per minute")
     max_retries: int = Field(default=8, ge=0)
@@ -48,6 +53,13 @@ class EndpointConfig(StageConfig):
     price_per_1m_completion: float = Field(default=0.0, ge=0)
     weight: float = Field(default=1.0, gt=0)
     quota: int | None = Field(default=None, ge=0, description="most questions this endpoint answers")
+
+    @field_validator("pacing")
+    @classmethod
+    def _pacing(cls, value: str | float) -> str | float:
+        if value != "auto" and value < 0:
+            raise ValueError("pacing must be 'auto' or seconds >= 0")
+        return value
 
     @field_validator("base_url")
     @classmethod
