@@ -130,11 +130,7 @@ def _to_jsonable(obj: Any) -> Any:
 
 
 def _under(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 class _Context:

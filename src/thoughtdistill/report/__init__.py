@@ -155,11 +155,7 @@ def _data_files(run_dir: Path, out_dir: Path, limit: int) -> list[dict[str, Any]
 
 
 def _under(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, title: str | None = None,
