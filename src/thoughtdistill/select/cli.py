@@ -49,8 +49,8 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for tie-breaks and the random strategy."),
         on_error: Optional[str] = typer.Option(None, "--on-error", help="raise | quarantine | skip for bad rows."),
     ) -> None:
-        """Choose chains for a student: filters, hygiene, a strategy and budgets; writes
-        the selection, select_report.json and select_figures/ beside it."""
+        """Choose chains for a student (filters, hygiene, a strategy, budgets); writes the selection, \
+select_report.json and select_figures/ beside it."""
         from ..config import build_config, read_config_file
         from .config import SelectConfig
         from .run import run_select
@@ -81,14 +81,24 @@ def register(app: typer.Typer) -> None:
                 ov["rv_cd_mix"]["rv_target"] = float(rv_target)
             except ValueError:
                 ov["rv_cd_mix"]["rv_target"] = rv_target
-        if per_question is not None:
-            name = {"threshold": None, "rv-cd-mix": "rv_cd_mix", "student-fit": "student_fit", "random": "random"}
-            key = name.get(strategy or "student-fit")
-            if key:
-                ov[key]["per_question"] = per_question
         cfg = build_config(SelectConfig, config, _prune(ov), section=section)
+        if per_question is not None:  # goes to the strategy the config ends up with
+            ov[_per_question_key(cfg.strategy)]["per_question"] = per_question
+            cfg = build_config(SelectConfig, config, _prune(ov), section=section)
         res = run_select(cfg)
         typer.echo(f"selected {res.chains_out} chains of {res.questions_out} questions "
                    f"(from {res.chains_in} chains, {res.questions_in} questions) -> {res.output}")
         if res.report_path:
             typer.echo(f"report: {res.report_path}")
+        for w in res.report.get("warnings", []):
+            typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+
+
+def _per_question_key(strategy: str) -> str:
+    """The config section ``--per-question`` sets for a strategy; threshold has none."""
+    if strategy == "threshold":
+        from ..errors import ConfigError
+
+        raise ConfigError("--per-question: the threshold strategy keeps every passing chain; "
+                          "cap chains per question with --max-per-question")
+    return {"rv-cd-mix": "rv_cd_mix", "student-fit": "student_fit", "random": "random"}[strategy]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..config import StageConfig
 
+LEVEL_MIN, LEVEL_MAX = 0, 9  # the RV / CD judge scale
 StrategyName = Literal["threshold", "rv-cd-mix", "student-fit", "random"]
 
 
@@ -31,14 +32,21 @@ class ThresholdParams(_Params):
     rv: tuple[int, int] = (3, 5)
     cd: tuple[int, int] = (4, 4)
 
+    @field_validator("rv", "cd")
+    @classmethod
+    def _level_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not (LEVEL_MIN <= v[0] <= v[1] <= LEVEL_MAX):
+            raise ValueError(f"needs low <= high within the {LEVEL_MIN}-{LEVEL_MAX} level scale, got {list(v)}")
+        return v
+
 
 class RvCdMixParams(_Params):
     """EasyDistill's ``cot_mix_by_rv_cd`` semantics with its bugs fixed (see docs/select.md)."""
 
     cd_bins: list[float] = Field(default_factory=lambda: [0.0, 3.0, 6.0, 10.0])
     rv_target: Literal["matched", "low", "medium", "high"] | float | list[float] = "matched"
-    samples_per_bin: int | None = Field(default=None, ge=0)
-    total: int | None = Field(default=None, ge=0, description="total chains split over bins by bin_weights")
+    samples_per_bin: int | None = Field(default=None, ge=1)
+    total: int | None = Field(default=None, ge=1, description="total chains split over bins by bin_weights")
     bin_weights: list[float] | None = None
     per_question: int = Field(default=1, ge=1)
     require_correct: bool = True
@@ -50,6 +58,15 @@ class RvCdMixParams(_Params):
             raise ValueError("cd_bins needs at least two edges")
         if any(b <= a for a, b in zip(v, v[1:])):
             raise ValueError("cd_bins edges must be strictly increasing")
+        return v
+
+    @field_validator("rv_target")
+    @classmethod
+    def _on_scale(cls, v: Any) -> Any:
+        for x in v if isinstance(v, list) else [v]:
+            if not isinstance(x, str) and not LEVEL_MIN <= x <= LEVEL_MAX:
+                raise ValueError(f"RV target {x:g} is outside the {LEVEL_MIN}-{LEVEL_MAX} level scale "
+                                 "(or use matched, low, medium, high)")
         return v
 
     @model_validator(mode="after")
@@ -99,7 +116,7 @@ class StudentFitParams(_Params):
 class RandomParams(_Params):
     """The control: uniformly random chains at the same budget as another strategy."""
 
-    n: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1)
     match: Literal["threshold", "rv-cd-mix", "student-fit"] | None = None
     per_question: int = Field(default=1, ge=1)
     require_correct: bool = True
@@ -131,8 +148,8 @@ class HygieneConfig(_Params):
 
 
 class BudgetConfig(_Params):
-    max_chains: int | None = Field(default=None, ge=0)
-    max_tokens: int | None = Field(default=None, ge=0)
+    max_chains: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
     max_per_question: int | None = Field(default=None, ge=1)
     domain_quota: dict[str, float] = Field(default_factory=dict)
     teacher_quota: dict[str, float] = Field(default_factory=dict)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .config import FilterSpec
+from .config import LEVEL_MAX, LEVEL_MIN, FilterSpec
 
 FIELDS = {
     "rv": "Reasoning_Verbosity level (0-9; none when missing)",
@@ -87,20 +87,38 @@ def _check_value(spec: FilterSpec) -> None:
     f, v = spec.field, spec.value
     values = v if isinstance(v, list) else [v]
     if isinstance(v, dict):
-        if set(v) != {"range"} or spec.op not in ("in", "not in"):
-            raise ConfigError(f"filter on field '{f}': a range only works with 'in'/'not in'")
-        if f not in ("rv", "cd", "tokens"):
-            raise ConfigError(f"filter on field '{f}': ranges only apply to rv, cd, tokens")
+        _check_range(spec)
         return
     if spec.op in ("<", "<=", ">", ">=") and (f not in ("rv", "cd", "tokens") or not isinstance(v, (int, float)) or isinstance(v, bool)):
         raise ConfigError(f"filter on field '{f}': '{spec.op}' needs a numeric field (rv, cd, tokens) and a number")
     for x in values:
         if f in ("rv", "cd", "tokens") and not (x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))):
             raise ConfigError(f"filter on field '{f}': value {x!r} is not a number")
+        if f in ("rv", "cd") and spec.op in ("==", "in") and x is not None and not LEVEL_MIN <= x <= LEVEL_MAX:
+            raise ConfigError(f"filter on field '{f}': level {x!r} is outside the {LEVEL_MIN}-{LEVEL_MAX} scale")
         if f in ("correct", "truncated") and not (x is None or isinstance(x, bool)):
             raise ConfigError(f"filter on field '{f}': value {x!r} must be true, false or none")
         if f in ("teacher", "domain") and not (x is None or isinstance(x, (str, int, float))):
             raise ConfigError(f"filter on field '{f}': value {x!r} must be a name")
+
+
+def _check_range(spec: FilterSpec) -> None:
+    """``{"range": [lo, hi]}``: only with in / not in, on rv, cd, tokens, lo <= hi."""
+    f, v = spec.field, spec.value
+    if set(v) != {"range"} or spec.op not in ("in", "not in"):
+        raise ConfigError(f"filter on field '{f}': a range only works with 'in'/'not in'")
+    if f not in ("rv", "cd", "tokens"):
+        raise ConfigError(f"filter on field '{f}': ranges only apply to rv, cd, tokens")
+    r = v["range"]
+    if not (isinstance(r, (list, tuple)) and len(r) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r)):
+        raise ConfigError(f"filter on field '{f}': a range needs two numbers [low, high], got {r!r}")
+    lo, hi = r
+    if lo > hi:
+        raise ConfigError(f"filter on field '{f}': range {lo:g}..{hi:g} is empty (low end above high end); "
+                          f"write {hi:g}..{lo:g}")
+    if f in ("rv", "cd") and (hi < LEVEL_MIN or lo > LEVEL_MAX):
+        raise ConfigError(f"filter on field '{f}': range {lo:g}..{hi:g} is outside the {LEVEL_MIN}-{LEVEL_MAX} scale")
 
 
 def _column(stats, field: str) -> tuple[np.ndarray, np.ndarray]:

@@ -115,7 +115,8 @@ def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps
         keys = st.q_key[idx]
         o = np.argsort(keys, kind="stable")
         sk = keys[o]
-        dup_sorted = np.r_[False, sk[1:] == sk[:-1]]
+        dup_sorted = np.zeros(len(sk), bool)  # np.r_[False, ...] would be 1 long when nothing is left
+        dup_sorted[1:] = sk[1:] == sk[:-1]
         dup_q = np.zeros(st.n_questions, bool)
         dup_q[idx[o[dup_sorted]]] = True
         alive &= ~dup_q[st.q]
@@ -163,6 +164,31 @@ def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps
     final[kept] = True
     steps.add("budget", final, sel, brep.get("dropped"))
     return kept, srep, brep
+
+
+def _why_empty(cfg: SelectConfig, stats: Stats, steps: list[dict], srep: dict, brep: dict) -> str:
+    """One line saying which step left nothing to select, and why."""
+    if stats.n_chains == 0:
+        what = "the input has no rows" if stats.n_rows == 0 else f"the input's {stats.n_rows} row(s) have no chains"
+        bad = f" ({stats.rows_bad} bad row(s) left out)" if stats.rows_bad else ""
+        return f"selected nothing: {what}{bad}"
+    if cfg.strategy != "random" and not ((stats.rv >= 0) & (stats.cd >= 0)).any():
+        return (f"selected nothing: no chain has RV/CD levels ({cfg.strategy} needs them): "
+                "run `thoughtdistill judge` first")
+    matched = srep.get("matched")
+    if matched and matched["chains"] == 0:
+        return f"selected nothing: random --match {matched['strategy']} copies its count, and it selects no chains"
+    row = next((r for r in steps if r["chains"] == 0), steps[-1])
+    why = ", ".join(f"{_reason_label(k, brep if row['step'] == 'budget' else {})}: {v}"
+                    for k, v in row["reasons"].items())
+    return f"selected nothing: step '{row['step']}' removed the last {row['removed_chains']} chain(s)" + (
+        f" ({why})" if why else "")
+
+
+def _reason_label(reason: str, brep: dict) -> str:
+    """A budget reason with its setting (``max_tokens=1``); other reasons as they are."""
+    value = brep.get("params", {}).get(reason)
+    return f"{reason}={value}" if isinstance(value, int) else reason
 
 
 def _params(cfg: SelectConfig, name: str):
@@ -268,6 +294,8 @@ def run_select(config: SelectConfig) -> SelectResult:
             "errors": stats.errors,
             "warnings": warnings + srep.get("warnings", []) + brep.get("warnings", []),
         }
+        if c_out == 0:
+            report["warnings"].append(_why_empty(cfg, stats, steps.rows, srep, brep))
         all_idx = np.arange(stats.n_chains)
         report["before"] = distribution(stats, all_idx)
         report["after"] = distribution(stats, np.sort(kept))
