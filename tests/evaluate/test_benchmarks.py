@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -40,6 +42,26 @@ def test_math_prompt_template_and_slice_limit(data_dir):
     assert build_messages(spec, items[0], system_prompt="be brief")[0] == {"role": "system", "content": "be brief"}
     with pytest.raises(ConfigError, match="START:STOP"):
         parse_slice("3")
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("5:2", r"--slice '5:2' is empty: STOP must be greater than START"),
+    ("3:3", r"--slice '3:3' is empty"),
+    ("-2:-5", r"--slice '-2:-5' is empty"),
+    ("600:", r"--slice '600:' selects no items: benchmark 'math500' has 500"),
+    ("10:-495", r"--slice '10:-495' selects no items"),
+])
+def test_empty_or_inverted_slice_is_rejected(data_dir, text, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load_items(get_benchmark("math500"), slice_=text)
+
+
+def test_cli_empty_slice_names_the_option(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "thoughtdistill", "eval", "-b", "math500", "-m", "m", "--backend",
+                        "openai", "--base-url", "http://127.0.0.1:9/v1", "-o", str(tmp_path), "--slice", "5:2"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.startswith("error: --slice '5:2' is empty"), p.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_unknown_benchmark_lists_known_ones():
@@ -117,3 +139,17 @@ def test_livecodebench_rows(tmp_path):
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(RecordError, match="functional"):
         load_items(get_benchmark("livecodebench", path=str(path)))
+
+
+def test_every_infer_and_eval_option_has_help():
+    import typer
+
+    from thoughtdistill.cli import app
+
+    group = typer.main.get_command(app)
+    for path in (["infer"], ["eval"], ["eval", "compare"]):
+        cmd = group
+        for name in path:
+            cmd = cmd.commands[name]
+        bare = [p.name for p in cmd.params if getattr(p, "help", "x") in (None, "")]
+        assert not bare, f"{' '.join(path)}: options without help: {bare}"

@@ -353,6 +353,11 @@ class OpenAIBackend:
 
             self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
 
+    def check(self) -> None:
+        """One clear ConfigError if the endpoint is unreachable, refuses the key or does not
+        serve the model (GET /models), before a request is spent."""
+        self._api.run_sync(self._api.check_endpoints([self.endpoint]))
+
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "base_url": self.base_url,
                 "tokenizer": getattr(self.tokenizer, "name_or_path", None)}

@@ -167,16 +167,18 @@ class EvalItem:
 
 
 def parse_slice(text: str | None) -> slice | None:
-    """'10:20', ':50', '5:' → slice; None → None."""
+    """'10:20', ':50', '5:' → slice; None → None. An inverted or empty range is an error."""
     if not text:
         return None
     parts = text.split(":")
     if len(parts) != 2:
-        raise ConfigError(f"slice {text!r}: expected START:STOP, e.g. 0:50")
+        raise ConfigError(f"--slice {text!r}: expected START:STOP, e.g. 0:50")
     try:
         start, stop = (int(p) if p.strip() else None for p in parts)
     except ValueError:
-        raise ConfigError(f"slice {text!r}: START and STOP must be integers") from None
+        raise ConfigError(f"--slice {text!r}: START and STOP must be integers") from None
+    if start is not None and stop is not None and (start < 0) == (stop < 0) and stop <= start:
+        raise ConfigError(f"--slice {text!r} is empty: STOP must be greater than START")
     return slice(start, stop)
 
 
@@ -286,7 +288,9 @@ def load_items(spec: BenchmarkSpec, *, limit: int | None = None, slice_: str | N
         seen.add(item.id)
     sl = parse_slice(slice_)
     if sl is not None:
-        items = items[sl]
+        total, items = len(items), items[sl]
+        if not items:
+            raise ConfigError(f"--slice {slice_!r} selects no items: benchmark {spec.name!r} has {total}")
     if limit is not None:
         items = items[:limit]
     return items

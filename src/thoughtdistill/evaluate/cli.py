@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from ..config import build_config
+from ..errors import ThoughtDistillError
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -17,6 +18,16 @@ def _overrides(**kw: Any) -> dict[str, Any]:
     if sampling:
         out["sampling"] = sampling
     return out
+
+
+def _check_failures(failed: int, total: int, first_error: str | None, where: str) -> None:
+    """Warn loudly on stderr when generations failed; fail when all of them did."""
+    if not failed:
+        return
+    if failed == total:
+        raise ThoughtDistillError(f"{where}: all {total} generations failed (first error: {first_error})")
+    typer.secho(f"warning: {failed} of {total} generations failed (scored as wrong): {first_error}",
+                err=True, fg=typer.colors.YELLOW, bold=True)
 
 
 # Options shared by infer and eval (typer needs them spelled out per command).
@@ -32,12 +43,14 @@ def _gen_options():
         slice_=typer.Option(None, "--slice", help="START:STOP over the items."),
         thinking=typer.Option(None, "--thinking/--no-thinking", help="enable_thinking in the chat template."),
         n=typer.Option(None, "--n", help="Samples per item."),
-        seed=typer.Option(None, "--seed"),
-        temperature=typer.Option(None, "--temperature"),
-        top_p=typer.Option(None, "--top-p"),
-        top_k=typer.Option(None, "--top-k"),
-        max_new_tokens=typer.Option(None, "--max-new-tokens"),
-        batch_size=typer.Option(None, "--batch-size"),
+        seed=typer.Option(None, "--seed", help="Base seed; each (item, sample) derives its own."),
+        temperature=typer.Option(None, "--temperature", help="Sampling temperature, 0 = greedy (default: Qwen3's for the mode)."),
+        top_p=typer.Option(None, "--top-p", help="Nucleus sampling mass (default: Qwen3's for the mode)."),
+        top_k=typer.Option(None, "--top-k", help="Sample among the K likeliest tokens, 0 = off (default: 20)."),
+        max_new_tokens=typer.Option(None, "--max-new-tokens",
+                                    help="Most tokens per sample, thought + answer (default: 32768)."),
+        batch_size=typer.Option(None, "--batch-size",
+                                help="Prompts per batch (transformers); openai/vllm take at least this many at once."),
         base_url=typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (openai backend)."),
         api_key_env=typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
         label=typer.Option(None, "--label", help="Name in comparison tables."),
@@ -74,6 +87,7 @@ def register(app: typer.Typer) -> None:
         res = run_infer(cfg)
         typer.echo(f"{res.output}: {res.generated} generated, {res.skipped} already done, {res.errors} errors, "
                    f"{res.tokens_per_s:.1f} tokens/s")
+        _check_failures(res.errors, res.generated, res.first_error, str(res.output))
 
     eval_app = typer.Typer(help="Evaluate a model on a benchmark, or compare runs.",
                            invoke_without_command=True, no_args_is_help=False)
@@ -83,9 +97,11 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         out_dir: Optional[str] = typer.Option(None, "--out-dir", "-o", help="Folder for the run files."),
         from_infer: Optional[str] = typer.Option(None, "--from-infer", help="Score an existing infer JSONL."),
-        run_name: Optional[str] = typer.Option(None, "--run-name"),
+        run_name: Optional[str] = typer.Option(
+            None, "--run-name", help="File name stem for the run (default: LABEL__BENCHMARK__think|nothink)."),
         processes: Optional[int] = typer.Option(None, "--processes", help="math-verify worker processes."),
-        overwrite: bool = typer.Option(False, "--overwrite"),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Regenerate instead of resuming the run's infer output."),
         config: Optional[Path] = o["config"], model: Optional[str] = o["model"],
         backend: Optional[str] = o["backend"], benchmark: Optional[str] = o["benchmark"],
         benchmark_path: Optional[str] = o["benchmark_path"],
@@ -109,7 +125,8 @@ def register(app: typer.Typer) -> None:
             enable_thinking=thinking, n=n, seed=seed, temperature=temperature, top_p=top_p, top_k=top_k,
             max_new_tokens=max_new_tokens, batch_size=batch_size, base_url=base_url, api_key_env=api_key_env,
             label=label))
-        res = run_eval(cfg)
+        res = run_eval(cfg)  # raises (after writing the files) if every generation failed
+        _check_failures(res.failed, res.metrics["n_samples"], res.first_error, str(res.run_json))
         m = res.metrics
         typer.echo(f"{res.run_json}: accuracy {100 * m['accuracy']:.1f}% over {m['n_problems']} problems x "
                    f"{m['n_samples_per_problem']}; mean tokens {m['mean_completion_tokens'] or 0:.0f}; "

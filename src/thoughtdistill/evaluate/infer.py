@@ -78,6 +78,7 @@ class InferResult:
     errors: int
     seconds: float
     completion_tokens: int
+    first_error: str | None = None  # the first failed generation's error, this run
 
     @property
     def tokens_per_s(self) -> float:
@@ -171,7 +172,12 @@ def _split_tokens(backend: Any, out: GenOutput) -> dict[str, Any]:
 
 
 def run_infer(config: InferConfig, backend: InferBackend | None = None) -> InferResult:
-    """Generate ``n`` samples per benchmark item into ``config.output`` (resumable)."""
+    """Generate ``n`` samples per benchmark item into ``config.output`` (resumable).
+
+    The openai backend's endpoint is checked (GET /models) before the first request; a
+    ``backend`` passed in is used as it is. Failed generations are written with their
+    ``error`` (retried on the next run) and counted in the result, not raised.
+    """
     spec, items, path = resolve_benchmark(config)
     output = Path(config.output)
     meta_path = output.with_name(output.name + ".meta.json")
@@ -199,46 +205,75 @@ def run_infer(config: InferConfig, backend: InferBackend | None = None) -> Infer
         jobs.sort(key=lambda job: -len(job[0].question))
     own_backend = backend is None
     started = time.monotonic()
-    generated = errors = tokens = 0
+    tally = _Tally()
     if jobs:
         backend = backend or make_backend(config, output.with_name(output.name + ".api-journal.jsonl"))
-        describe = backend.describe()
-        meta = {"settings": settings, "backend": describe, "versions": versions(),
-                "example_messages": build_messages(spec, items[0], config.prompt_template, config.system_prompt)}
-        if hasattr(backend, "render"):
-            meta["example_prompt"] = backend.render(meta["example_messages"])
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(meta_path, "w") as fh:
-            json.dump(meta, fh, indent=2, ensure_ascii=False)
-        chunk = config.batch_size if config.backend == "transformers" else max(config.batch_size, config.concurrency * 4)
-        if config.backend == "vllm":
-            chunk = max(chunk, 256)
-        sampling = config.sampling.resolved(config.enable_thinking)
         try:
-            with JsonlAppender(output) as sink:
-                for start in range(0, len(jobs), chunk):
-                    part = jobs[start:start + chunk]
-                    prompts = [build_messages(spec, item, config.prompt_template, config.system_prompt)
-                               for item, _ in part]
-                    seeds = [sample_seed(config.seed, item.id, s) for item, s in part]
-                    outs = _generate(backend, prompts, sampling, seeds, [f"{i.id}#{s}" for i, s in part])
-                    for (item, s), messages, seed, out in zip(part, prompts, seeds, outs):
-                        row = {"id": item.id, "sample": s, "benchmark": spec.name, "model": settings["label"],
-                               "messages": messages, "text": out.text, "reasoning": out.reasoning,
-                               "finish_reason": out.finish_reason, "prompt_tokens": out.prompt_tokens,
-                               "completion_tokens": out.completion_tokens, **_split_tokens(backend, out),
-                               "seed": seed, "error": out.error}
-                        sink.write(row)
-                        generated += 1
-                        errors += bool(out.error)
-                        tokens += out.completion_tokens or 0
+            if own_backend and hasattr(backend, "check"):
+                backend.check()  # openai: unreachable / wrong model / refused key → one clear error
+            _write_meta(config, spec, items, settings, backend, meta_path)
+            _run_jobs(config, spec, backend, jobs, settings["label"], output, tally)
         finally:
             if own_backend:
                 backend.close()
     elif not meta_path.exists():
         raise ConfigError(f"{output}: nothing to do but no {meta_path.name} beside it")
-    return InferResult(output, meta_path, generated, len(done), len(items) * config.n, errors,
-                       time.monotonic() - started, tokens)
+    return InferResult(output, meta_path, tally.generated, len(done), len(items) * config.n, tally.errors,
+                       time.monotonic() - started, tally.tokens, tally.first_error)
+
+
+@dataclass
+class _Tally:
+    generated: int = 0
+    errors: int = 0
+    tokens: int = 0
+    first_error: str | None = None
+
+    def add(self, out: GenOutput) -> None:
+        self.generated += 1
+        self.errors += bool(out.error)
+        self.tokens += out.completion_tokens or 0
+        if out.error and self.first_error is None:
+            self.first_error = out.error
+
+
+def _write_meta(config: InferConfig, spec: BenchmarkSpec, items: list[EvalItem], settings: dict[str, Any],
+                backend: InferBackend, meta_path: Path) -> None:
+    meta = {"settings": settings, "backend": backend.describe(), "versions": versions(),
+            "example_messages": build_messages(spec, items[0], config.prompt_template, config.system_prompt)}
+    if hasattr(backend, "render"):
+        meta["example_prompt"] = backend.render(meta["example_messages"])
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(meta_path, "w") as fh:
+        json.dump(meta, fh, indent=2, ensure_ascii=False)
+
+
+def _chunk_size(config: InferConfig) -> int:
+    if config.backend == "transformers":
+        return config.batch_size
+    chunk = max(config.batch_size, config.concurrency * 4)
+    return max(chunk, 256) if config.backend == "vllm" else chunk
+
+
+def _run_jobs(config: InferConfig, spec: BenchmarkSpec, backend: InferBackend, jobs: list[tuple[EvalItem, int]],
+              label: str, output: Path, tally: _Tally) -> None:
+    """Generate ``jobs`` chunk by chunk, appending one row per (item, sample) to ``output``."""
+    chunk = _chunk_size(config)
+    sampling = config.sampling.resolved(config.enable_thinking)
+    with JsonlAppender(output) as sink:
+        for start in range(0, len(jobs), chunk):
+            part = jobs[start:start + chunk]
+            prompts = [build_messages(spec, item, config.prompt_template, config.system_prompt)
+                       for item, _ in part]
+            seeds = [sample_seed(config.seed, item.id, s) for item, s in part]
+            outs = _generate(backend, prompts, sampling, seeds, [f"{i.id}#{s}" for i, s in part])
+            for (item, s), messages, seed, out in zip(part, prompts, seeds, outs):
+                sink.write({"id": item.id, "sample": s, "benchmark": spec.name, "model": label,
+                            "messages": messages, "text": out.text, "reasoning": out.reasoning,
+                            "finish_reason": out.finish_reason, "prompt_tokens": out.prompt_tokens,
+                            "completion_tokens": out.completion_tokens, **_split_tokens(backend, out),
+                            "seed": seed, "error": out.error})
+                tally.add(out)
 
 
 def _generate(backend: Any, prompts: list, sampling: Sampling, seeds: list[int], keys: list[str]) -> list[GenOutput]:

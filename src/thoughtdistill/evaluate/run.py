@@ -50,6 +50,8 @@ class EvalResult:
     infer_output: Path
     metrics: dict[str, Any]
     infer: InferResult | None = None
+    failed: int = 0  # samples whose generation failed (scored wrong)
+    first_error: str | None = None
 
     @property
     def accuracy(self) -> float:
@@ -76,7 +78,12 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def run_eval(config: EvalConfig) -> EvalResult:
-    """Generate (unless ``from_infer``), score with the benchmark's scorer, write the run."""
+    """Generate (unless ``from_infer``), score with the benchmark's scorer, write the run.
+
+    Failed generations count as wrong and are reported in ``failed``/``first_error`` (and
+    ``metrics.error_rate``). If every generation failed there is no score to report: the files
+    are still written, then a ThoughtDistillError is raised.
+    """
     out_dir = Path(config.out_dir)
     infer_result: InferResult | None = None
     if config.from_infer:
@@ -174,4 +181,9 @@ def run_eval(config: EvalConfig) -> EvalResult:
     run_json = out_dir / f"{name}.json"
     with atomic_open(run_json, "w") as fh:
         json.dump(run, fh, indent=2, ensure_ascii=False)
-    return EvalResult(run_json, samples_path, infer_path, metrics, infer_result)
+    errors = [r["error"] for r in samples_rows if r.get("error")]
+    if errors and len(errors) == len(samples_rows):
+        raise ThoughtDistillError(f"{run_json}: all {len(errors)} generations failed, no score "
+                                  f"(first error: {errors[0]})")
+    return EvalResult(run_json, samples_path, infer_path, metrics, infer_result,
+                      failed=len(errors), first_error=errors[0] if errors else None)
