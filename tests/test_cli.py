@@ -85,3 +85,22 @@ def test_unknown_format_is_clear(tmp_path, data_dir):
     proc = subprocess.run([sys.executable, "-m", "thoughtdistill", "convert", str(data_dir / "math500.jsonl"),
                            str(tmp_path / "o.jsonl"), "--from", "nope"], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown format 'nope'" in proc.stderr
+
+
+def test_unreadable_and_unwritable_paths_are_one_line_errors(tmp_path, data_dir):
+    """Through main(), as users run it: exit 2, the path named, no traceback."""
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    (tmp_path / "plain").mkdir()
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where a folder should be: nothing can be written under it
+    src = str(data_dir / "r1_traces.jsonl")
+    cases = {
+        ("convert", str(tmp_path / "bad.parquet"), str(tmp_path / "o.jsonl")): "bad.parquet: not a readable Parquet file",
+        ("stats", str(tmp_path / "plain")): "plain: a folder, but not a datasets save_to_disk folder",
+        ("convert", src, str(blocker / "o.jsonl")): "file/o.jsonl: cannot write there",
+        ("generate", "-c", str(tmp_path / "plain"), "--dry-run"): "plain: not a file",
+    }
+    for args, message in cases.items():
+        proc = subprocess.run([sys.executable, "-m", "thoughtdistill", *args], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)

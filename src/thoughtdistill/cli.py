@@ -54,6 +54,12 @@ def main() -> None:
             raise
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
+    except OSError as exc:  # a path that cannot be read or written: its name and why, no traceback
+        if os.environ.get("THOUGHTDISTILL_DEBUG") or "--debug" in sys.argv:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.secho(f"error: {where}{exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         typer.secho("interrupted; work done so far is saved", err=True)
         raise SystemExit(130) from None

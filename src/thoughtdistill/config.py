@@ -30,7 +30,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file (a config is a YAML or JSON file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
@@ -53,6 +58,30 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def endpoint_overrides(path: str | Path | None, field: str, name: str, base_url: str | None,
+                       model: str | None, **flags: Any) -> dict[str, Any]:
+    """Config overrides for the endpoint list ``field`` from a CLI's one-endpoint flags.
+
+    ``--base-url``/``--model`` define one endpoint (refused when the config file lists
+    endpoints: silently replacing them would be a surprise); the other flags alone tune every
+    endpoint the config lists, and are refused when there is none to tune.
+    """
+    given = {k: v for k, v in flags.items() if v is not None}
+    listed = (read_config_file(path).get(field) or []) if path is not None else []
+    if base_url or model:
+        if listed:
+            raise ConfigError(f"{path}: lists {field}; --base-url/--model would replace them "
+                              f"(edit the config, or drop -c or the flags)")
+        return {field: [{"name": name, "base_url": base_url, "model": model, **given}]}
+    if not given:
+        return {}
+    if not isinstance(listed, list) or not listed:
+        flag_names = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"{flag_names}: set one endpoint's options; give --base-url and --model "
+                          f"(or a config that lists {field})")
+    return {field: [dict(e, **given) if isinstance(e, dict) else e for e in listed]}
 
 
 def build_config(

@@ -157,6 +157,71 @@ def test_bad_input_fails_before_any_request(echo_server, tmp_path, monkeypatch):
     assert not (tmp_path / "chains.jsonl.work").exists()
 
 
+def test_output_must_not_replace_input_and_must_have_a_known_format(echo_server, tmp_path):
+    q = write_questions(tmp_path / "q.jsonl", 3)
+    before = q.read_bytes()
+    with pytest.raises(ConfigError, match="is also the input"):
+        run_generate(cfg(tmp_path, q, [teacher(echo_server)], limit=1).model_copy(update={"output": q}))
+    assert q.read_bytes() == before
+    with pytest.raises(ConfigError, match="output: .*cannot tell the file type"):
+        run_generate(cfg(tmp_path, q, [teacher(echo_server)]).model_copy(update={"output": tmp_path / "c.txt"}))
+    assert not (tmp_path / "c.txt.work").exists()  # refused before any request
+
+
+def test_parquet_output_is_parquet(echo_server, tmp_path):
+    from thoughtdistill.io import read_records
+
+    q = write_questions(tmp_path / "q.jsonl", 3)
+    out = tmp_path / "chains.parquet"
+    run_generate(cfg(tmp_path, q, [teacher(echo_server)]).model_copy(update={"output": out}))
+    assert out.read_bytes()[:4] == b"PAR1"
+    records = list(read_records(out))
+    assert [r.id for r in records] == ["q0", "q1", "q2"] and all(len(r.reasoning) == 1 for r in records)
+
+
+def test_cli_endpoint_flags_tune_config_teachers_or_fail_clearly(echo_server, tmp_path):
+    q = write_questions(tmp_path / "q.jsonl", 2)
+    conf = tmp_path / "gen.yaml"
+    conf.write_text(yaml.safe_dump({"input": str(q), "output": str(tmp_path / "out.jsonl"),
+                                    "teachers": [teacher(echo_server, max_tokens=64)]}))
+    exe = [sys.executable, "-m", "thoughtdistill", "generate", "--no-progress", "--dry-run"]
+
+    def gen(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(exe + list(args), capture_output=True, text=True, timeout=60)
+
+    tuned = gen("-c", str(conf), "--max-tokens", "10")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "~20 completion tokens" in tuned.stdout  # 2 questions x 10, not x 64
+    clash = gen("-c", str(conf), "--base-url", "http://127.0.0.1:1/v1", "--model", "other")
+    assert clash.returncode == 2 and "lists teachers; --base-url/--model would replace them" in clash.stderr
+    alone = gen("-i", str(q), "-o", str(tmp_path / "o.jsonl"), "--concurrency", "4")
+    assert alone.returncode == 2 and "--concurrency: set one endpoint's options" in alone.stderr
+    assert "Traceback" not in clash.stderr + alone.stderr
+
+
+def test_resume_with_other_settings_resends_instead_of_mixing(echo_server, tmp_path):
+    q = write_questions(tmp_path / "q.jsonl", 3)
+    first = run_generate(cfg(tmp_path, q, [teacher(echo_server)], prompt="qwen3", cache=False))
+    assert first.sent == 3 and "reason step by step" in read(tmp_path / "chains.jsonl")[0]["reasoning"][0]["full_response"]
+    again = run_generate(cfg(tmp_path, q, [teacher(echo_server)], prompt="plain", cache=False))
+    assert (again.resumed, again.changed, again.sent) == (0, 3, 3)
+    assert "re-sent (settings changed" in again.summary()
+    assert not any("reason step by step" in c["full_response"] for r in read(tmp_path / "chains.jsonl")
+                   for c in r["reasoning"])
+    same = run_generate(cfg(tmp_path, q, [teacher(echo_server)], prompt="plain", cache=False))
+    assert (same.resumed, same.changed, same.sent) == (3, 0, 0)
+
+
+def test_corrupt_state_file_is_a_clear_error(echo_server, tmp_path):
+    from thoughtdistill.errors import ThoughtDistillError
+
+    q = write_questions(tmp_path / "q.jsonl", 2)
+    run_generate(cfg(tmp_path, q, [teacher(echo_server)]))
+    (tmp_path / "chains.jsonl.work" / "state.json").write_text('{"use_n": ')
+    with pytest.raises(ThoughtDistillError, match=r"state.json: unreadable .* delete the work dir"):
+        run_generate(cfg(tmp_path, q, [teacher(echo_server)]))
+
+
 def test_cli_dry_run_and_run(echo_server, tmp_path):
     q = write_questions(tmp_path / "q.jsonl", 4)
     conf = tmp_path / "gen.yaml"

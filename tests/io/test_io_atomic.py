@@ -107,3 +107,33 @@ def test_repair_edge_cases(tmp_path):
     whole = tmp_path / "whole.jsonl"
     whole.write_bytes(b"{}\n")
     assert repair_torn_tail(whole) == 0 and os.path.getsize(whole) == 3
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".hf"])
+def test_outputs_get_umask_modes_not_temp_file_modes(tmp_path, suffix):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / f"out{suffix}"
+        write_records(out, [Record(id="a", question="q")])
+        expected = 0o755 if out.is_dir() else 0o644
+        assert out.stat().st_mode & 0o777 == expected  # mkstemp/mkdtemp would leave 0600/0700
+    finally:
+        os.umask(old)
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path):
+    out = tmp_path / "out.jsonl"
+    write_records(out, [Record(id="a", question="q")])
+    os.chmod(out, 0o640)
+    write_records(out, [Record(id="b", question="q")])
+    assert out.stat().st_mode & 0o777 == 0o640
+
+
+def test_refuse_overwriting_input(tmp_path):
+    from thoughtdistill.errors import ConfigError
+    from thoughtdistill.io.atomic import refuse_overwriting_input
+
+    src = tmp_path / "in.jsonl"
+    refuse_overwriting_input(tmp_path / "out.jsonl", [src])
+    with pytest.raises(ConfigError, match=r"output: .*in\.jsonl is also the input"):
+        refuse_overwriting_input(tmp_path / "sub" / ".." / "in.jsonl", [src])

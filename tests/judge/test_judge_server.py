@@ -153,3 +153,29 @@ def test_smollm2_judge_real_output(tmp_path, smollm2_server, data_dir):
                 assert j.level is None and j.verdict is None
         if chain.Reasoning_Verbosity is not None:
             assert 0 <= chain.Reasoning_Verbosity.level <= 9
+
+
+def test_judge_fails_before_spending_and_says_when_every_call_failed(tmp_path):
+    from thoughtdistill.errors import ConfigError, ThoughtDistillError
+    from thoughtdistill.testing.servers import free_port
+
+    src = _write(tmp_path / "in.jsonl", RECORDS)
+    before = src.read_bytes()
+
+    def config(judge: EndpointConfig, output: Path) -> JudgeConfig:
+        return JudgeConfig(input=src, output=output, judges=[judge], cache=False, progress=False,
+                           metrics=["Reasoning_Verbosity"], rule_verify=False)
+
+    dead = EndpointConfig(name="dead", base_url=f"http://127.0.0.1:{free_port()}/v1", model="m")
+    with pytest.raises(ConfigError, match="endpoint 'dead' .* is unreachable"):
+        run_judge(config(dead, tmp_path / "out.jsonl"))
+    assert not (tmp_path / "out.jsonl.work").exists()  # nothing started
+    with katan(workdir=tmp_path / "k", error_rate=1.0) as srv:
+        broken = EndpointConfig(name="echo", base_url=srv.base_url, model=srv.model, max_retries=0)
+        with pytest.raises(ConfigError, match="is also the input"):
+            run_judge(config(broken, src))
+        assert src.read_bytes() == before
+        with pytest.raises(ThoughtDistillError, match=r"all 4 judge calls failed \(first: HTTP 500"):
+            run_judge(config(broken, tmp_path / "out.jsonl"))
+    assert len(_chains(tmp_path / "out.jsonl")) == 4  # the chains are kept, unscored
+    assert all(c.Reasoning_Verbosity is None for c in _chains(tmp_path / "out.jsonl"))

@@ -66,6 +66,20 @@ def test_every_shipped_config_maps(tmp_path):
     assert seen <= set(JOB_TYPES)
 
 
+def test_bad_values_and_typos_name_the_file_and_field(tmp_path):
+    path = _config(tmp_path, "cot_generation_api.json", inference={"max_new_tokens": "lots"})
+    with pytest.raises(ConfigError, match=r"cot_generation_api.json: inference.max_new_tokens: expected an "
+                                          r"integer, got 'lots'"):
+        easydistill_recipe(path, dry_run=True)
+    cfg = json.loads(path.read_text())
+    cfg["inference"]["max_new_tokens"] = 128
+    cfg["datset"] = cfg.pop("dataset")
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=r"cot_generation_api.json: .*dataset.input_path is required "
+                                          r"\(unknown fields, a typo\?: datset\)"):
+        easydistill_recipe(path, dry_run=True)
+
+
 def test_unknown_fields_and_bad_job(tmp_path):
     path = _config(tmp_path, "cot_generation_api.json", inference={"frobnicate": 1}, dataset={"shard": 2})
     cfg = json.loads(path.read_text())

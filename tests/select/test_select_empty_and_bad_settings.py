@@ -202,3 +202,10 @@ def test_cli_inverted_range_is_a_one_line_error(tmp_path, mc5):
 def test_select_help_is_one_paragraph():
     help_text = get_command(app).commands["select"].help
     assert "\n" not in help_text and "select_report.json" in help_text
+
+
+def test_output_must_not_replace_the_input(tmp_path, mc5):
+    before = mc5.read_bytes()
+    with pytest.raises(ConfigError, match="is also the input"):
+        select(mc5, mc5, strategy="random", random={"n": 1})
+    assert mc5.read_bytes() == before

@@ -44,6 +44,7 @@ class Stats:
     failed: int = 0
     cached: int = 0
     resumed: int = 0
+    changed: int = 0  # journaled with other settings, sent again
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

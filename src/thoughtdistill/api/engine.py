@@ -89,6 +89,13 @@ class Engine:
     def close(self) -> None:
         self.journal.close()
 
+    def _note_changed(self, key: str) -> None:
+        if not self.stats.changed:
+            log.warning("%s: request '%s' (and maybe more) was journaled with other settings (prompt, "
+                        "sampling or model); such requests are sent again with the current ones",
+                        self.journal.path, key)
+        self.stats.changed += 1
+
     def _endpoint_of(self, request: ChatRequest) -> EndpointConfig:
         if request.endpoint is None:
             if len(self.endpoints) == 1:
@@ -157,7 +164,9 @@ class Engine:
                     raise ConfigError(f"duplicate request key '{req.key}'")
                 seen.add(req.key)
                 ep = self._endpoint_of(req)
-                if self.journal.done(req.key, retry_failed=self.retry_failed):
+                if req.key in self.journal and self.journal.sent_differently(req.key, request_hash(ep, req)):
+                    self._note_changed(req.key)  # sent again: a resume must not mix settings
+                elif self.journal.done(req.key, retry_failed=self.retry_failed):
                     self.stats.resumed += 1
                     if yield_resumed:
                         await out.put(self.journal.get(req.key))

@@ -65,6 +65,14 @@ class ResponseCache:
             raise
 
 
+def _short(digest: str | None) -> int:
+    """64 bits of a request hash (0: unknown), so the index stays small in memory."""
+    try:
+        return int(digest[:16], 16) if digest else 0
+    except ValueError:
+        return 0
+
+
 class Journal:
     """Append-only JSONL of finished requests (one :class:`ChatResult` per line).
 
@@ -86,7 +94,7 @@ class Journal:
         self.repaired_bytes = self._app.repaired_bytes
         if self.repaired_bytes:
             log.warning("%s: cut a torn last line (%d bytes)", self.path, self.repaired_bytes)
-        self.index: dict[str, tuple[int, bool]] = {}  # key -> (offset, ok)
+        self.index: dict[str, tuple[int, bool, int]] = {}  # key -> (offset, ok, short request hash)
         self.bad_lines = 0
         self._scan()
         self._reader = open(self.path, "rb")
@@ -97,7 +105,8 @@ class Journal:
             for raw in fh:
                 try:
                     entry = orjson.loads(raw)
-                    self.index[entry["key"]] = (offset, entry.get("error") is None)
+                    self.index[entry["key"]] = (offset, entry.get("error") is None,
+                                                _short(entry.get("request_hash")))
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     self.bad_lines += 1
                 offset += len(raw)
@@ -116,6 +125,11 @@ class Journal:
         hit = self.index.get(key)
         return hit is not None and (hit[1] or not retry_failed)
 
+    def sent_differently(self, key: str, digest: str) -> bool:
+        """Was ``key`` journaled for another request (other prompt, sampling or model)?"""
+        hit = self.index.get(key)
+        return hit is not None and hit[2] != 0 and hit[2] != _short(digest)
+
     def append(self, result: ChatResult) -> None:
         line = orjson.dumps(result.to_json()) + b"\n"
         self._app._fh.write(line)  # one unbuffered O_APPEND write of the whole line
@@ -123,7 +137,7 @@ class Journal:
         if self._app._fsync_every and self._app._since_sync >= self._app._fsync_every:
             os.fsync(self._app._fh.fileno())
             self._app._since_sync = 0
-        self.index[result.key] = (self._end, result.error is None)
+        self.index[result.key] = (self._end, result.error is None, _short(result.request_hash))
         self._end += len(line)
 
     def get(self, key: str) -> ChatResult | None:

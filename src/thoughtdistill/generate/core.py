@@ -20,8 +20,9 @@ from pydantic import Field, model_validator
 from ..api import (ChatRequest, ChatResult, Choice, EndpointConfig, Engine, check_endpoints,
                    default_cache_dir, estimate_tokens, probe_n, run_sync)
 from ..config import StageConfig
-from ..errors import ConfigError
-from ..io import JsonlWriter, atomic_open, iter_records
+from ..errors import ConfigError, ThoughtDistillError
+from ..io import atomic_open, container_of, iter_records, open_writer
+from ..io.atomic import refuse_overwriting_input
 from ..records import Chain, Record, Usage
 from ..thoughts import join_thought, split_thought
 from .prompts import PromptBuilder, easydistill_prompt
@@ -87,6 +88,7 @@ class GenerateResult:
     sent: int = 0
     cached: int = 0
     resumed: int = 0
+    changed: int = 0
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -106,7 +108,9 @@ class GenerateResult:
             return "\n".join(lines)
         return (f"{self.output}: {self.questions} questions, {self.chains} chains "
                 f"({self.failed} failed, {self.truncated} truncated); {self.sent} HTTP requests, "
-                f"{self.cached} cached, {self.resumed} resumed, {self.retries} retries; "
+                f"{self.cached} cached, {self.resumed} resumed, "
+                + (f"{self.changed} re-sent (settings changed since journaled), " if self.changed else "")
+                + f"{self.retries} retries; "
                 f"{self.prompt_tokens:,}+{self.completion_tokens:,} tokens in {self.elapsed_s:.1f}s")
 
 
@@ -253,6 +257,11 @@ def make_chain(teacher: EndpointConfig, result: ChatResult | None, choice: Choic
 def _validate(config: GenerateConfig) -> int:
     if not config.input.exists():
         raise ConfigError(f"{config.input}: input file not found")
+    refuse_overwriting_input(config.output, [config.input])
+    try:
+        container_of(config.output)
+    except ThoughtDistillError as exc:
+        raise ConfigError(f"output: {exc}") from None
     _Plan(config, {})  # prompt settings
     count = 0
     ids: set[str] = set()
@@ -288,7 +297,12 @@ def _estimate(config: GenerateConfig) -> dict[str, TeacherEstimate]:
 
 def _resolve_n(config: GenerateConfig, state_path: Path) -> dict[str, bool]:
     """Server-side n per teacher; decided once per work dir so a resume uses the same keys."""
-    state = orjson.loads(state_path.read_bytes()) if state_path.exists() else {}
+    try:
+        state = orjson.loads(state_path.read_bytes()) if state_path.exists() else {}
+    except orjson.JSONDecodeError as exc:
+        raise ThoughtDistillError(
+            f"{state_path}: unreadable ({exc}); it records how this run asked for n chains, so a resume "
+            "keeps its request keys: restore it, or delete the work dir to start afresh") from None
     use_n: dict[str, bool] = dict(state.get("use_n", {}))
     for t in config.teachers:
         if t.name in use_n or config.n == 1:
@@ -351,12 +365,13 @@ def run_generate(config: GenerateConfig) -> GenerateResult:
         engine.close()
     s = engine.stats
     result.sent, result.cached, result.resumed, result.retries = s.sent, s.cached, s.resumed, s.retries
+    result.changed = s.changed
     result.elapsed_s = round(time.monotonic() - start, 3)
     return result
 
 
 def _write_output(config: GenerateConfig, plan: _Plan, engine: Engine, result: GenerateResult) -> None:
-    with JsonlWriter(config.output) as writer:
+    with open_writer(config.output) as writer:
         for record, teachers in plan.records():
             chains: list[Chain] = []
             for teacher, _, (key, res, choice, _) in plan.record_slots(engine.journal, record, teachers):

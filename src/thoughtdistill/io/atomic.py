@@ -9,20 +9,52 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
+from ..errors import ConfigError
+
 if TYPE_CHECKING:
     from ..records import Record
+
+# mkstemp/mkdtemp create 0600/0700 entries; finished outputs get the modes a plain open()
+# or mkdir() would give. Read once at import: os.umask has no getter that leaves it unchanged.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _publish_mode(tmp: Path, target: Path, default: int) -> None:
+    """Give ``tmp`` the mode ``target`` has (when replacing it) or the umask's default."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except OSError:
+        mode = default & ~_UMASK
+    os.chmod(tmp, mode)
+
+
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"{path}: cannot write there ({exc.strerror or exc})")
+
+
+def refuse_overwriting_input(output: str | Path, inputs: Iterable[str | Path], field: str = "output") -> None:
+    """A stage must not replace its own input with its (possibly partial) output."""
+    out = Path(output).resolve()
+    for src in inputs:
+        if Path(src).resolve() == out:
+            raise ConfigError(f"{field}: {output} is also the input; write to another path")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``path``; rename it over ``path`` only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _publish_mode(tmp_path, path, 0o666)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -42,10 +74,14 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Build a folder under a temp name and move it into place only when complete."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         yield tmp
+        _publish_mode(tmp, path, 0o777)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -421,23 +421,31 @@ def get_format(name: str) -> Format:
     raise ThoughtDistillError(f"unknown format {name!r}; choose one of: {', '.join(names)}")
 
 
+NAME_IT = "name the format (--from, or input_format in a stage config)"
+
+
 def detect_format(row: Row) -> Format:
     """Guess a row's format from its fields."""
     for name in DETECT_ORDER:
         fmt = FORMATS[name]
         if fmt.detect(row):
             return fmt
-    raise ThoughtDistillError(f"cannot tell the format of a row with fields {sorted(row)[:12]}; pass --from")
+    raise ThoughtDistillError(f"cannot tell the format of a row with fields {sorted(row)[:12]}; {NAME_IT}")
 
 
 def sniff_format(path: str | Path) -> Format:
     """The format of a file, from its first valid row."""
     from .reader import iter_rows
 
+    first_error: Exception | None = None
     for _line, _raw, parsed in iter_rows(path):
         if isinstance(parsed, dict):
             return detect_format(parsed)
-    raise ThoughtDistillError(f"{path}: no readable row to detect the format from; pass --from")
+        if isinstance(parsed, Exception) and first_error is None:
+            first_error = parsed
+    if first_error is not None:  # no good row at all: the first row's own error says why
+        raise first_error
+    raise ThoughtDistillError(f"{path}: empty: no row to read")
 
 
 # ----------------------------------------------------------------------------- reading / converting

@@ -85,7 +85,8 @@ def parse_json_line(path: str | Path, number: int, raw: bytes) -> dict[str, Any]
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         torn = not raw.endswith(b"\n")
-        why = "torn last line (file cut off mid-write)" if torn else f"invalid JSON: {exc}"
+        # orjson counts lines inside this one line (its newline makes a "line 2"): give the column
+        why = "torn last line (file cut off mid-write)" if torn else f"invalid JSON: {exc.msg} (column {exc.pos + 1})"
         raise RecordError(str(path), number, None, why) from None
     if not isinstance(obj, dict):
         raise RecordError(str(path), number, None, f"expected a JSON object, got {type(obj).__name__}")

@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import ThoughtDistillError
 from ..records import Record
 from .atomic import RecordWriter, atomic_path
 
@@ -256,8 +257,15 @@ class ParquetWriter(RecordWriter):
 
 
 
+def _not_parquet(path: str | Path, exc: Exception) -> ThoughtDistillError:
+    return ThoughtDistillError(f"{path}: not a readable Parquet file ({exc})")
+
+
 def is_canonical_parquet(path: str | Path) -> bool:
-    meta = pq.read_schema(path).metadata or {}
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except pa.ArrowException as exc:
+        raise _not_parquet(path, exc) from None
     return meta.get(LAYOUT_KEY) == LAYOUT_VERSION
 
 
@@ -273,7 +281,10 @@ def _drop_nulls(value: Any) -> Any:
 def iter_parquet_rows(path: str | Path, batch_size: int = 1024) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number from 1, row as a dict) in batches; canonical layout decoded to record dicts,
     any other Parquet (an HF export of OmniThought, say) as plain rows without nulls."""
-    pf = pq.ParquetFile(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except pa.ArrowException as exc:
+        raise _not_parquet(path, exc) from None
     canonical = (pf.schema_arrow.metadata or {}).get(LAYOUT_KEY) == LAYOUT_VERSION
     number = 0
     for batch in pf.iter_batches(batch_size=batch_size):

@@ -163,6 +163,9 @@ def _hf_source(path: Path, batch_size: int) -> Source:
 
     if not path.exists():
         raise ThoughtDistillError(f"{path}: no such file or folder")
+    if not (path / "dataset_info.json").exists() and not (path / "dataset_dict.json").exists():
+        raise ThoughtDistillError(f"{path}: a folder, but not a datasets save_to_disk folder "
+                                  "(no dataset_info.json); point at a file or such a folder")
     ds = datasets.load_from_disk(str(path))
     if isinstance(ds, datasets.DatasetDict):
         raise ThoughtDistillError(f"{path}: a DatasetDict; point at one split folder ({', '.join(ds)})")

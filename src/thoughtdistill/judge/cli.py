@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from ..config import build_config
+from ..config import build_config, endpoint_overrides
 
 
 def register(app: typer.Typer) -> None:
@@ -19,9 +19,9 @@ def register(app: typer.Typer) -> None:
         base_url: Optional[str] = typer.Option(None, help="one judge: its OpenAI-compatible base URL"),
         model: Optional[str] = typer.Option(None, help="one judge: model name"),
         judge_name: str = typer.Option("judge", "--judge-name", help="one judge: its name (provenance)"),
-        api_key_env: Optional[str] = typer.Option(None, help="one judge: env var holding the key"),
-        concurrency: Optional[int] = typer.Option(None, help="one judge: requests in flight"),
-        max_tokens: Optional[int] = typer.Option(None, help="one judge: reply budget"),
+        api_key_env: Optional[str] = typer.Option(None, help="env var holding the key (one judge, or every judge of -c)"),
+        concurrency: Optional[int] = typer.Option(None, help="requests in flight (one judge, or every judge of -c)"),
+        max_tokens: Optional[int] = typer.Option(None, help="reply budget (one judge, or every judge of -c)"),
         metric: Optional[List[str]] = typer.Option(None, "--metric", help="Reasoning_Verbosity | "
                                                    "Cognitive_Difficulty | correctness (repeat)"),
         rubric: Optional[str] = typer.Option(None, help="preset: thoughtdistill | easydistill"),
@@ -44,9 +44,10 @@ def register(app: typer.Typer) -> None:
             "cache": False if no_cache else None, "limit": limit,
             "progress": False if no_progress else None,
         }
-        if base_url or model:
-            one = {"name": judge_name, "base_url": base_url, "model": model, "api_key_env": api_key_env,
-                   "concurrency": concurrency, "max_tokens": max_tokens}
-            overrides["judges"] = [{k: v for k, v in one.items() if v is not None}]
+        overrides.update(endpoint_overrides(config, "judges", judge_name, base_url, model,
+                                            api_key_env=api_key_env, concurrency=concurrency,
+                                            max_tokens=max_tokens))
         cfg = build_config(JudgeConfig, config, overrides)
+        if not cfg.judges:
+            typer.echo("note: no LLM judge (--base-url/--model, or judges in -c): rule verifiers only", err=True)
         typer.echo(run_judge(cfg).summary())

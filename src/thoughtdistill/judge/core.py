@@ -28,8 +28,11 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from ..api import ChatRequest, ChatResult, EndpointConfig, default_cache_dir, run_requests, run_sync
+from ..api import (ChatRequest, ChatResult, EndpointConfig, check_endpoints, default_cache_dir, run_requests,
+                   run_sync)
 from ..config import StageConfig
+from ..errors import ConfigError, ThoughtDistillError
+from ..io.atomic import refuse_overwriting_input
 from ..records import Annotation, Chain, Correctness, Judgment, Record
 from ..verify.sandbox import SandboxLimits
 from ..verify.stage import chain_text, read_input, rule_for, verify_pairs
@@ -68,6 +71,7 @@ class JudgeConfig(StageConfig):
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     limit: int | None = Field(default=None, ge=1)
     progress: bool = True
+    check_endpoints: bool = Field(default=True, description="GET /models of every judge before any request")
 
     @model_validator(mode="after")
     def _check(self) -> "JudgeConfig":
@@ -347,6 +351,7 @@ def run_judge(config: JudgeConfig) -> JudgeResult:
 
     start = time.monotonic()
     rubric = load_rubric(config.rubric, config.rubric_file)
+    _preflight(config)
     work = config.work_dir or config.output.with_name(config.output.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
     stats = JudgeResult(output=config.output)
@@ -375,4 +380,23 @@ def run_judge(config: JudgeConfig) -> JudgeResult:
         config.output.name + ".agreement.json")
     stats.agreement_path.write_text(json.dumps(stats.agreement, indent=2), encoding="utf-8")
     stats.seconds = time.monotonic() - start
+    if stats.failed and stats.failed == len(scores):
+        raise ThoughtDistillError(
+            f"all {stats.failed} judge calls failed (first: {_first_failure(scores)}); {config.output} "
+            "holds the chains without LLM scores; fix the judge and run again (failed calls are re-sent)")
     return stats
+
+
+def _preflight(config: JudgeConfig) -> None:
+    """Everything that can fail before a request is spent."""
+    if not config.input.exists():
+        raise ConfigError(f"input: {config.input} not found")
+    refuse_overwriting_input(config.output, [config.input])
+    for judge in config.judges:
+        judge.api_key()
+    if config.judges and config.check_endpoints:
+        run_sync(check_endpoints(config.judges))
+
+
+def _first_failure(scores: dict[str, "_Score"]) -> str:
+    return next((s.raw or "" for s in scores.values() if s.how == "request failed"), "")

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         else:
             path = find_recipe(recipe or "quickstart")
             result = run_pipeline(path, run_dir, variables=_parse_set(set_), **kwargs)
-        for w in result.warnings:
+        for w in result.warnings[result.warnings_logged:]:
             typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
         for s in result.stages:
             extra = f" ({s.reason})" if s.reason and s.status != "ran" else ""

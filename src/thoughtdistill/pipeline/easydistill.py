@@ -151,18 +151,32 @@ def _api_endpoint(inf: dict[str, Any], dry_run: bool, warnings: list[str]) -> di
         key = os.environ.get(key_env)
     model = inf.get("model") or ("served-model" if dry_run else _discover_model(base_url, key))
     return {"name": "teacher", "base_url": base_url, "model": model, "api_key_env": key_env,
-            "stream": bool(inf.get("stream", False)), "concurrency": int(inf.get("concurrency", 16)),
+            "stream": bool(inf.get("stream", False)), "concurrency": _number(inf, "inference", "concurrency", int, 16),
             **_sampling(inf)}
+
+
+def _number(section: dict[str, Any], where: str, key: str, kind: type = int, default: Any = None) -> Any:
+    """``section[key]`` as an int or float; a clear error naming ``where.key`` otherwise."""
+    value = section.get(key, default)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{where}.{key}: expected {what}, got {value!r}") from None
 
 
 def _sampling(inf: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if inf.get("max_new_tokens"):
-        out["max_tokens"] = int(inf["max_new_tokens"])
+        out["max_tokens"] = _number(inf, "inference", "max_new_tokens")
     if inf.get("temperature") is not None:
-        out["temperature"] = float(inf["temperature"])
+        out["temperature"] = _number(inf, "inference", "temperature", float)
     if inf.get("seed") is not None:
-        out["seed"] = int(inf["seed"])
+        out["seed"] = _number(inf, "inference", "seed")
     return out
 
 
@@ -189,14 +203,14 @@ def _local_server(config: dict[str, Any], inf: dict[str, Any], backend: str) -> 
 
         chosen = pick_backend(ServerSpec(model=str(teacher), backend="auto"))
     return ServerSpec(model=str(teacher), backend=chosen, served_name="teacher",
-                      max_tokens=int(inf.get("max_new_tokens") or 512),
-                      max_concurrent=int(inf.get("concurrency", 4)),
+                      max_tokens=_number(inf, "inference", "max_new_tokens") or 512,
+                      max_concurrent=_number(inf, "inference", "concurrency", int, 4),
                       extra_args=extra if chosen == "vllm" else [])
 
 
 def _local_endpoint(inf: dict[str, Any]) -> dict[str, Any]:
     return {"name": "teacher", "base_url": "${servers.teacher.base_url}", "model": "${servers.teacher.model}",
-            "api_key_env": "${servers.teacher.api_key_env}", "concurrency": int(inf.get("concurrency", 4)),
+            "api_key_env": "${servers.teacher.api_key_env}", "concurrency": _number(inf, "inference", "concurrency", int, 4),
             **_sampling(inf)}
 
 
@@ -246,9 +260,10 @@ def _train_config(config: dict[str, Any], data: str, white_box: bool, warnings: 
                                   f"supported: {', '.join(sorted(KD_LOSS))}")
             kd["loss"] = loss
         if (config.get("inference") or {}).get("top_logits_num"):
-            kd["top_k"] = int(config["inference"]["top_logits_num"])
+            kd["top_k"] = _number(config["inference"], "inference", "top_logits_num")
         if dist.get("max_seq_length"):
-            out["max_length"] = min(int(dist["max_seq_length"]), int(out.get("max_length", 1 << 30)))
+            longest = _number(dist, "distillation", "max_seq_length")
+            out["max_length"] = min(longest, _number(out, "training", "max_length", int, 1 << 30))
         if ds.get("logits_path"):
             warnings.append("dataset.logits_path: EasyDistill's logits files are not read; the teacher's "
                             "top-k log-probs are recomputed from models.teacher into the run directory")
@@ -261,6 +276,15 @@ def easydistill_recipe(path: str | Path, *, dry_run: bool = False, backend: str 
                        log=None) -> tuple[Recipe, list[str]]:
     """The recipe an EasyDistill config means, and the warnings (unknown fields…)."""
     config = read_easydistill(path)
+    try:
+        return _recipe(config, path, dry_run, backend)
+    except ConfigError as exc:
+        unknown = unknown_fields(config)
+        hint = f" (unknown fields, a typo?: {', '.join(unknown)})" if unknown else ""
+        raise ConfigError(f"{path}: {exc}{hint}") from None
+
+
+def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: str) -> tuple[Recipe, list[str]]:
     job = str(config["job_type"])
     warnings: list[str] = []
     if job not in JOB_TYPES:
@@ -298,7 +322,7 @@ def easydistill_recipe(path: str | Path, *, dry_run: bool = False, backend: str 
 
     questions = "${stages.prepare.dir}/questions.jsonl"
     chains = "${stages.generate.dir}/chains.jsonl"
-    n = int(inf.get("n", 1))
+    n = _number(inf, "inference", "n", int, 1)
     if job in ("cot_generation_api", "cot_generation_batch"):
         stages.append(StageSpec(name="prepare", config={
             "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
@@ -378,4 +402,5 @@ def run_easydistill(path: str | Path, run_dir: str | Path | None = None, *, dry_
             json.dump(redacted(read_easydistill(path)), fh, indent=2, ensure_ascii=False)
     result = run_pipeline(recipe, run_dir, dry_run=dry_run, log=log, **kwargs)
     result.warnings = warnings + result.warnings
+    result.warnings_logged = len(warnings)
     return result

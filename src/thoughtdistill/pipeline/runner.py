@@ -73,6 +73,7 @@ class PipelineResult:
     run_dir: Path
     stages: list[StageOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    warnings_logged: int = 0  # the first N warnings were already shown while running
     dry_run: bool = False
     report: Path | None = None
 

@@ -14,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from ..errors import ConfigError, RecordError
-from ..io.atomic import atomic_open
+from ..io.atomic import atomic_open, refuse_overwriting_input
 from ..io.jsonl import JsonlWriter, iter_json_lines
 from ..records import Record, validation_field
 from .budgets import apply_budgets
@@ -240,6 +240,7 @@ def run_select(config: SelectConfig) -> SelectResult:
     for p in cfg.input:
         if not Path(p).exists():
             raise ConfigError(f"input: {p} not found")
+    refuse_overwriting_input(cfg.output, cfg.input)
     for f in cfg.filters:  # fail on a bad filter before reading gigabytes
         parse_filter(f)
     if cfg.strategy == "student-fit" or (cfg.strategy == "random" and cfg.random.match == "student-fit"):

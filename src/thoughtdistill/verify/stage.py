@@ -182,6 +182,9 @@ def run_verify(config: VerifyConfig) -> VerifyRunResult:
     """Rule-verify every chain of ``config.input``; write ``config.output`` atomically."""
     from ..io import open_writer
 
+    from ..io.atomic import refuse_overwriting_input
+
+    refuse_overwriting_input(config.output, [config.input])
     start = time.monotonic()
     result = VerifyRunResult(output=config.output)
     with open_writer(config.output) as writer:
