@@ -56,6 +56,20 @@ def test_cli_dry_run():
     assert "1 x 8 x 32 = 256 sequences" in proc.stdout and "config ok" in proc.stdout
 
 
+def test_dry_run_says_what_it_cannot_check_yet(tmp_path, data_dir, tiny_qwen3_path):
+    from thoughtdistill.train.recipes import dry_run_notes
+
+    def notes(data: str, student: str) -> list[str]:
+        return dry_run_notes(TrainConfig(data=[data], student=student, output_dir=str(tmp_path / "o")))
+
+    missing = notes(str(tmp_path / "nope.jsonl"), "Qwen/Qwen3-4B")
+    assert any("nope.jsonl does not exist (yet)" in n for n in missing)
+    assert any("Qwen/Qwen3-4B is not a local folder" in n for n in missing)
+    (tmp_path / "empty_model").mkdir()
+    assert any("has no config.json" in n for n in notes(str(data_dir / "r1_traces.jsonl"), str(tmp_path / "empty_model")))
+    assert not any(n.startswith("warning") for n in notes(str(data_dir / "r1_traces.jsonl"), str(tiny_qwen3_path)))
+
+
 @pytest.mark.parametrize("name", ["kd_black_box_local.json", "kd_white_box.json"])
 def test_easydistill_kd_configs_map_to_train_config(name, data_dir, tmp_path):
     """EasyDistill kd_* training fields reach TrainConfig through the pipeline's job mapping."""

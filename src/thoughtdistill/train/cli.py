@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", "--validate", help="load and check the config only"),
     ) -> None:
         """Fine-tune a thinking student on selected chains (SFT, or white-box KD with a kd section)."""
-        from .recipes import load_train_config, validate_recipe
+        from .recipes import dry_run_notes, load_train_config, validate_recipe
 
         overrides = {
             "data": data or None, "student": student, "output_dir": output_dir, "max_length": max_length, "overlength": overlength,
@@ -36,13 +36,13 @@ def register(app: typer.Typer) -> None:
         }
         if dry_run:
             if config is None:
-                cfg = load_train_config(None, overrides)
-                typer.echo(cfg.model_dump_json(indent=1))
-                return
-            recipe = validate_recipe(config, overrides)
-            typer.echo(recipe.train.model_dump_json(indent=1))
-            for note in recipe.notes:
-                typer.echo(note)
+                cfg, notes = load_train_config(None, overrides), []
+            else:
+                recipe = validate_recipe(config, overrides)
+                cfg, notes = recipe.train, recipe.notes
+            typer.echo(cfg.model_dump_json(indent=1))
+            for note in notes + dry_run_notes(cfg):
+                typer.echo(note, err=note.startswith("warning"))
             typer.secho("config ok", fg=typer.colors.GREEN)
             return
         cfg = load_train_config(config, overrides)

@@ -70,3 +70,24 @@ def validate_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -
                  f"{train.per_device_batch_size} x {train.gradient_accumulation_steps} x {procs} = {eff} sequences "
                  f"of up to {train.max_length} tokens")
     return Recipe(train, launch, eff, procs, notes)
+
+
+def dry_run_notes(train: Any) -> list[str]:
+    """What a dry run can say about the data and student without loading them: a recipe may
+    name files an earlier stage makes, or a hub model, so these are warnings, not errors."""
+    from ..models import MODEL_NAMES
+
+    notes = [f"warning: data file {d} does not exist (yet)" for d in train.data if not Path(d).exists()]
+    student = Path(train.student)
+    if train.student in MODEL_NAMES:
+        notes.append(f"student: fixture model {train.student!r}")
+    elif student.is_dir():
+        if not (student / "config.json").exists():
+            notes.append(f"warning: student folder {student} has no config.json")
+    elif student.exists():
+        notes.append(f"warning: student {student} is a file, not a model folder")
+    else:
+        notes.append(f"student: {train.student} is not a local folder: it must be on the Hugging Face "
+                     "hub or in its cache (HF_HOME) where training runs")
+    return notes
+
