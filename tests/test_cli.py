@@ -104,3 +104,19 @@ def test_unreadable_and_unwritable_paths_are_one_line_errors(tmp_path, data_dir)
         proc = subprocess.run([sys.executable, "-m", "thoughtdistill", *args], capture_output=True, text=True,
                               timeout=120)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+
+
+def test_config_errors_without_a_field_read_cleanly(tmp_path):
+    from thoughtdistill.config import build_config
+    from thoughtdistill.errors import ConfigError
+    from thoughtdistill.generate import GenerateConfig
+
+    conf = tmp_path / "gen.yaml"
+    one = {"name": "t", "base_url": "http://127.0.0.1:1/v1", "model": "m"}
+    conf.write_text(json.dumps({"input": "q.jsonl", "output": "o.jsonl", "teachers": [one, one]}))
+    with pytest.raises(ConfigError) as info:
+        build_config(GenerateConfig, conf)
+    assert str(info.value) == f"{conf}: teacher names must be unique: ['t', 't']"
+    conf.write_text("just a string\n")
+    with pytest.raises(ConfigError, match="a config must be a YAML mapping of fields, got a str"):
+        build_config(GenerateConfig, conf)

@@ -43,7 +43,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a mapping, got {type(data).__name__}")
+        kind = "YAML" if path.suffix in (".yaml", ".yml") else "JSON" if path.suffix == ".json" else "YAML or JSON"
+        raise ConfigError(f"{path}: a config must be a {kind} mapping of fields, got a {type(data).__name__}")
     return data
 
 
@@ -105,7 +106,8 @@ def validate_config(model: type[T], data: dict[str, Any], source: str) -> T:
         return model.model_validate(data)
     except ValidationError as exc:
         loc, msg = validation_field(exc)
-        raise ConfigError(f"{source}: field '{loc}': {msg}") from None
+        msg = msg.removeprefix("Value error, ")
+        raise ConfigError(f"{source}: field '{loc}': {msg}" if loc else f"{source}: {msg}") from None
 
 
 def secret_from_env(var: str | None, *, required: bool = True, purpose: str = "") -> str | None:

@@ -194,7 +194,8 @@ def load_rubric(preset: str = "thoughtdistill", path: str | Path | None = None) 
             raise ConfigError(f"{path}: unknown metrics {sorted(unknown)}; use {list(METRICS)}")
         for metric, text in data.items():
             if not isinstance(text, str) or "{chain}" not in text:
-                raise ConfigError(f"{path}: field '{metric}': a template with a {{chain}} placeholder")
+                raise ConfigError(f"{path}: field '{metric}': must be a template with a {{chain}} "
+                                  "placeholder (where the chain goes)")
             templates[metric] = text
         name = f"{Path(path).stem}"
     return Rubric(name, templates)
