@@ -152,7 +152,9 @@ def measure(what: str, inp: Path, work: Path) -> dict:
     if p.returncode != 0:
         raise SystemExit(f"{what} failed:\n{p.stderr[-3000:]}")
     res = json.loads(p.stdout.strip().splitlines()[-1])
-    shutil.rmtree(out.parent / "select_figures", ignore_errors=True)
+    from thoughtdistill.select import figures_dir
+
+    shutil.rmtree(figures_dir(out), ignore_errors=True)
     out.unlink(missing_ok=True)
     return res
 

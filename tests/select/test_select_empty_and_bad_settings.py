@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from thoughtdistill.cli import app
 from thoughtdistill.errors import ConfigError
-from thoughtdistill.select import REPORT_NAME, SelectConfig, parse_filter, run_select
+from thoughtdistill.select import report_path, SelectConfig, parse_filter, run_select
 
 from _select_data import write_jsonl
 from test_select_strategies import read
@@ -45,7 +45,7 @@ def cli(*args):
 
 def assert_empty_with_warning(res, out, *needles):
     assert res.chains_out == 0 and out.exists() and read(out) == []
-    rep = json.loads((out.parent / REPORT_NAME).read_text())
+    rep = json.loads(report_path(out).read_text())
     assert rep["counts"]["chains_out"] == 0 and rep["after"]["chains"] == 0
     last = rep["warnings"][-1]
     assert last.startswith("selected nothing") and all(n in last for n in needles), last
@@ -84,7 +84,7 @@ def test_cli_empty_selection_exits_0_with_warning(tmp_path, mc5):
     assert p.returncode == 0, p.stderr
     assert "selected 0 chains" in p.stdout and "Traceback" not in p.stderr
     assert p.stderr.startswith("warning: selected nothing: step 'strategy'")
-    assert out.exists() and (out.parent / REPORT_NAME).exists()
+    assert out.exists() and report_path(out).exists()
 
 
 # --- legitimate settings that end empty: a warning names the reason -------------------------
@@ -160,7 +160,7 @@ def test_per_question_goes_to_the_configured_strategy(tmp_path, mc5):
     out = tmp_path / "s.jsonl"
     r = cli(mc5, "-o", out, "-c", conf, "--per-question", "2", "--no-figures", "--no-decontaminate")
     assert r.exit_code == 0, r.output
-    rep = json.loads((tmp_path / REPORT_NAME).read_text())
+    rep = json.loads(report_path(out).read_text())
     assert rep["strategy_report"]["params"]["per_question"] == 2
     assert max(len(x["reasoning"]) for x in read(out)) == 2
 
@@ -209,3 +209,14 @@ def test_output_must_not_replace_the_input(tmp_path, mc5):
     with pytest.raises(ConfigError, match="is also the input"):
         select(mc5, mc5, strategy="random", random={"n": 1})
     assert mc5.read_bytes() == before
+
+
+def test_two_selections_in_one_folder_keep_their_own_reports(tmp_path, mc5):
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl.gz"
+    a = select(mc5, small, strategy="random", random={"n": 1})
+    b = select(mc5, large, strategy="random", random={"n": 3})
+    assert a.chains_out < b.chains_out
+    assert report_path(small).name == "small.select_report.json"
+    assert report_path(large).name == "large.select_report.json"
+    assert json.loads(report_path(small).read_text())["counts"]["chains_out"] == a.chains_out
+    assert json.loads(report_path(large).read_text())["counts"]["chains_out"] == b.chains_out

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from thoughtdistill.errors import ConfigError, RecordError
-from thoughtdistill.select import REPORT_NAME, SelectConfig, parse_filter, run_select
+from thoughtdistill.select import report_path, SelectConfig, parse_filter, run_select
 
 from _select_data import write_jsonl
 from test_select_strategies import NO_HYGIENE, cfg, chain, read, rec
@@ -163,7 +163,7 @@ def test_budgets(tmp_path):
 def test_report_and_figures(tmp_path, multi_chain_file):
     out = tmp_path / "o" / "s.jsonl"
     res = run_select(SelectConfig(input=[multi_chain_file], output=out, hygiene=NO_HYGIENE))
-    rep = json.loads((out.parent / REPORT_NAME).read_text())
+    rep = json.loads(report_path(out).read_text())
     for key in ("version", "strategy", "counts", "steps", "strategy_report", "budget_report", "before", "after",
                 "figures", "hygiene", "warnings", "timing_s", "peak_rss_mb"):
         assert key in rep
@@ -228,6 +228,6 @@ def test_identical_across_processes_and_hash_seeds(tmp_path, multi_chain_file):
                             "--shared-exclude", "multi_chain.jsonl"], capture_output=True, text=True, env=env)
         assert p.returncode == 0, p.stderr
         outs.append(out.read_bytes())
-        rep = json.loads((out.parent / REPORT_NAME).read_text())
+        rep = json.loads(report_path(out).read_text())
         assert {s["step"] for s in rep["steps"]} >= {"near_dedup", "decontaminate"}
     assert outs[0] == outs[1] and outs[0]

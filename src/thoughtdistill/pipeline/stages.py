@@ -70,7 +70,7 @@ for _kind in (
     StageKind("verify", "thoughtdistill.verify", ("VerifyConfig",), ("run_verify",),
               "rule verifiers (math-verify, code sandbox) and the verification cascade"),
     StageKind("select", "thoughtdistill.select", ("SelectConfig",), ("run_select",),
-              "filters, strategies (student-fit...), hygiene; writes select_report.json"),
+              "filters, strategies (student-fit...), hygiene; writes <output>.select_report.json"),
     StageKind("train", "thoughtdistill.train", ("TrainConfig",), ("run_train",),
               "SFT / white-box KD of the student; writes trainer_log.json"),
     StageKind("evaluate", "thoughtdistill.evaluate", ("EvalConfig", "EvaluateConfig"),

@@ -112,7 +112,7 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
     selection = None
     sel = _last(manifests, ("select",))
     if sel:
-        reports = sorted((run_dir / sel["stage"]).rglob("select_report.json"))
+        reports = sorted((run_dir / sel["stage"]).rglob("*select_report.json"))
         if reports:
             try:
                 selection = {"file": _rel(reports[0], out_dir), "data": json.loads(reports[0].read_text())}

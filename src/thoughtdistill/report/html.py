@@ -184,7 +184,7 @@ def render_html(data: dict[str, Any], title: str) -> str:
                      f"{srows}</table>")
         body += f"<p>full report: <a href='{_e(sel['file'])}'>{_e(sel['file'])}</a></p>"
     else:
-        body = _empty("no select_report.json in this run")
+        body = _empty("no selection report in this run")
     parts.append(f"<section id='selection'><h2>Selection</h2>{body}</section>")
     rows = "".join(
         f"<tr><td>{_e(s['stage'])}</td><td>{_e(s['kind'])}</td><td class='num'>{_num(s.get('seconds'), 1)}</td>"

@@ -17,12 +17,13 @@ from .config import (
     ThresholdParams,
 )
 from .filters import parse_filter
-from .run import REPORT_NAME, SelectResult, run_select
+from .run import SelectResult, figures_dir, report_path, run_select
 from .strategies import STRATEGIES, cd_band, cd_bin, largest_remainder
 
 __all__ = [
     "DEFAULT_SIZE_BANDS",
-    "REPORT_NAME",
+    "figures_dir",
+    "report_path",
     "STRATEGIES",
     "BudgetConfig",
     "FilterSpec",

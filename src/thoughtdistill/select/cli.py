@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         on_error: Optional[str] = typer.Option(None, "--on-error", help="raise | quarantine | skip for bad rows."),
     ) -> None:
         """Choose chains for a student (filters, hygiene, a strategy, budgets); writes the selection, \
-select_report.json and select_figures/ beside it."""
+<name>.select_report.json and <name>.select_figures/ beside it."""
         from ..config import build_config, read_config_file
         from .config import SelectConfig
         from .run import run_select

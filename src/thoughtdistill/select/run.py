@@ -25,8 +25,21 @@ from .report import distribution, write_figures
 from .scan import FLAG_NAMES, F_ERROR, F_LANGMIX, F_LOOP, F_NO_ANSWER, F_TRUNCATED, Scanner, Stats
 from .strategies import STRATEGIES
 
-REPORT_NAME = "select_report.json"
-FIGURES_DIR = "select_figures"
+REPORT_SUFFIX = ".select_report.json"
+FIGURES_SUFFIX = ".select_figures"
+
+
+def _output_stem(output: Path) -> str:
+    return Path(output.name.removesuffix(".gz")).stem
+
+
+def report_path(output: Path) -> Path:
+    """The report beside the output, named after it: two selections in one folder keep both."""
+    return output.with_name(_output_stem(output) + REPORT_SUFFIX)
+
+
+def figures_dir(output: Path) -> Path:
+    return output.with_name(_output_stem(output) + FIGURES_SUFFIX)
 REPORT_VERSION = 1
 
 
@@ -302,17 +315,17 @@ def run_select(config: SelectConfig) -> SelectResult:
         report["after"] = distribution(stats, np.sort(kept))
         report["figures"] = {}
         if cfg.figures and cfg.report:
-            figs = write_figures(report["before"], report["after"], cfg.output.parent / FIGURES_DIR)
-            report["figures"] = {k: f"{FIGURES_DIR}/{v}" for k, v in figs.items()}
+            figs = write_figures(report["before"], report["after"], figures_dir(cfg.output))
+            report["figures"] = {k: f"{figures_dir(cfg.output).name}/{v}" for k, v in figs.items()}
         report["timing_s"] = {"scan": round(t_scan - t0, 3), "decide": round(t_decide - t_scan, 3),
                               "write": round(t_write - t_decide, 3), "total": round(time.perf_counter() - t0, 3)}
         report["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-        report_path = None
+        report_file = None
         if cfg.report:
-            report_path = cfg.output.parent / REPORT_NAME
-            with atomic_open(report_path, "wb", encoding=None) as fh:
+            report_file = report_path(cfg.output)
+            with atomic_open(report_file, "wb", encoding=None) as fh:
                 fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-        return SelectResult(cfg.output, report_path, stats.n_questions, stats.n_chains, q_out, c_out,
+        return SelectResult(cfg.output, report_file, stats.n_questions, stats.n_chains, q_out, c_out,
                             tokens_out, report)
     finally:
         shutil.rmtree(work, ignore_errors=True)
