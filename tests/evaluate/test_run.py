@@ -82,7 +82,9 @@ def test_eval_writes_complete_run_files_and_compare(tiny_qwen3_path, tmp_path):
     again = run_eval(EvalConfig(from_infer=run["files"]["infer"], out_dir=str(tmp_path / "re"), pass_k=[1, 2]))
     assert again.metrics["accuracy"] == res.metrics["accuracy"]
 
-    md = compare_runs([res.run_json], reference=["ThoughtY"], html_out=tmp_path / "c.html",
+    run_dir_jsons = sorted((tmp_path / "ev").glob("*.json"))  # what `eval compare ev/*.json` gets
+    assert any(p.name.endswith(".meta.json") for p in run_dir_jsons)  # infer's sidecar is among them
+    md = compare_runs(run_dir_jsons, reference=["ThoughtY"], html_out=tmp_path / "c.html",
                       markdown_out=tmp_path / "c.md")
     assert "tiny (think)" in md and "DistilQwen-ThoughtY-4B (published)" in md and "95.2" in md
     page = (tmp_path / "c.html").read_text()

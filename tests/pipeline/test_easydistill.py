@@ -250,3 +250,13 @@ def test_kd_white_box(tmp_path, tiny_qwen3_path, job):
     if job != "kd_white_box":
         assert any("2 teachers" in w for w in res.warnings) and any("logits_path" in w for w in res.warnings)
     _trained(tmp_path)
+
+
+def test_dry_run_checks_bare_file_names(tmp_path, monkeypatch):
+    """kd_white_box.json names its data 'train.json' (no folder): a dry run must still see it is missing."""
+    from thoughtdistill.pipeline.easydistill import run_easydistill
+
+    path = _config(tmp_path, "kd_white_box.json")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"stage 'prepare': field 'path': train.json: file not found"):
+        run_easydistill(path, tmp_path / "run", dry_run=True, log=lambda m: None)

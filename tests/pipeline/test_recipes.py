@@ -23,7 +23,12 @@ def test_thoughty_recipes_dry_run(name, tmp_path, monkeypatch):
     path = RECIPES_DIR / f"{name}.yaml"
     res = run_pipeline(path, tmp_path / "run", dry_run=True, log=lambda m: None)
     assert {s.status for s in res.stages} == {"would-run"}
-    assert sorted(w.split()[2] for w in res.warnings) == ["DEEPSEEK_API_KEY", "QWQ_API_KEY", "R1_API_KEY"]
+    env_warnings = [w for w in res.warnings if "is not set" in w]
+    assert sorted(w.split()[2] for w in env_warnings) == ["DEEPSEEK_API_KEY", "QWQ_API_KEY", "R1_API_KEY"]
+    student_name = THOUGHTY[name][0]
+    assert [w for w in res.warnings if w not in env_warnings] == [
+        f"stage 'train': field 'student': {student_name} is not a local folder: it must be on the Hugging "
+        "Face hub or in its cache"]
     recipe = load_recipe(path)
     runner = Runner(recipe, tmp_path / "run")
     student, size, machines, procs = THOUGHTY[name]

@@ -34,10 +34,16 @@ def reference_rows(select: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
+SIDECAR_SUFFIX = ".meta.json"  # infer's resume metadata, written beside the run JSONs
+
+
 def load_runs(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Run JSONs; infer's ``*.meta.json`` sidecars are passed over, so ``eval/*.json`` works."""
     runs = []
     for path in paths:
         path = Path(path)
+        if path.name.endswith(SIDECAR_SUFFIX):
+            continue
         if not path.exists():
             raise ThoughtDistillError(f"{path}: run JSON not found")
         try:

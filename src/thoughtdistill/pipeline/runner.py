@@ -100,6 +100,23 @@ def _is_path_like(value: str) -> bool:
     return "/" in value and value.lower().endswith(PATH_EXT)
 
 
+# Fields that always name an input file: a bare name ("train.json") is checked too.
+INPUT_FILE_KEYS = {"input", "path", "data", "input_path", "instruction_path", "rubric_file",
+                   "benchmark_path", "benchmarks_file", "eval_files"}
+MODEL_KEYS = {"student", "teacher"}
+
+
+def _is_input_name(key: str, value: str) -> bool:
+    return (key in INPUT_FILE_KEYS and bool(value) and "://" not in value and not value.startswith("${")
+            and "\n" not in value and value.lower().endswith(PATH_EXT))
+
+
+def _is_model_folder_like(key: str, value: str) -> bool:
+    """A student/teacher given as a path (not a fixture name, not an interpolation)."""
+    return key in MODEL_KEYS and "/" in value and "://" not in value and not value.startswith("${") \
+        and not value.lower().endswith(PATH_EXT)
+
+
 def _walk(obj: Any, key: str = "") -> Any:
     """(last key, string value) for every string in a nested structure."""
     if isinstance(obj, dict):
@@ -571,12 +588,19 @@ def _dry_run(runner: Runner, selected: list[str]) -> PipelineResult:
             except ThoughtDistillError as exc:
                 problems.append(str(exc))
         for key, value in _walk(checked):
-            if not _is_path_like(value) or IGNORED_KEY.search(key) or OUTPUT_KEY.search(key):
+            if IGNORED_KEY.search(key) or OUTPUT_KEY.search(key):
+                continue
+            model_like = _is_model_folder_like(key, value)
+            if not (_is_path_like(value) or _is_input_name(key, value) or model_like):
                 continue
             path = Path(os.path.expanduser(value))
             if path.exists() or any(_under(path, p) for p in produced) or str(path) in ctx.buildable:
                 continue
             if any(_under(path, Path(b)) for b in ctx.buildable):
+                continue
+            if model_like and not _is_path_like(value):  # may be a hub name ("Qwen/Qwen3-4B")
+                result.warnings.append(f"stage {spec.name!r}: field '{key}': {value} is not a local "
+                                       "folder: it must be on the Hugging Face hub or in its cache")
                 continue
             problems.append(f"stage {spec.name!r}: field '{key}': {value}: file not found")
         if spec.name in selected:
