@@ -61,8 +61,16 @@ def main() -> None:
         typer.secho(f"error: {where}{exc.strerror or exc}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        typer.secho("interrupted; work done so far is saved", err=True)
+        _interrupted()
         raise SystemExit(130) from None
+    except SystemExit as exc:
+        if exc.code == 130:  # click turns Ctrl-C into a silent exit 130 before it reaches us
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    typer.secho("interrupted; work done so far is saved: run the same command to resume", err=True)
 
 
 if __name__ == "__main__":

@@ -298,3 +298,34 @@ def test_local_model_teacher(smollm2_server, tmp_path, data_dir):
     chain = rows[0]["reasoning"][0]
     assert chain["teacher"] == "smollm2" and len(chain["full_response"].strip()) > 0
     assert chain["usage"]["completion_tokens"] > 0
+
+
+def test_every_chain_failed_is_an_error_after_writing(tmp_path):
+    from thoughtdistill.errors import ThoughtDistillError
+
+    q = write_questions(tmp_path / "q.jsonl", 3)
+    with katan(workdir=tmp_path / "k", error_rate=1.0) as srv:
+        with pytest.raises(ThoughtDistillError, match=r"all 3 chains failed \(first: HTTP 500"):
+            run_generate(cfg(tmp_path, q, [teacher(srv, max_retries=0)]))
+    rows = read(tmp_path / "chains.jsonl")  # written first: the errors are recorded, the next run re-sends
+    assert len(rows) == 3 and all(r["reasoning"][0]["finish_reason"] == "error" for r in rows)
+
+
+@pytest.mark.slow  # a 1.5 s-latency server, interrupted then resumed
+def test_ctrl_c_says_work_is_saved_and_resume_completes(tmp_path):
+    q = write_questions(tmp_path / "q.jsonl", 6)
+    with katan(workdir=tmp_path / "k", latency_ms=1500) as srv:
+        cmd = [sys.executable, "-m", "thoughtdistill", "generate", "-i", str(q), "-o", str(tmp_path / "o.jsonl"),
+               "--base-url", srv.base_url, "--model", srv.model, "--concurrency", "2", "--no-progress", "--no-cache"]
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        journal = tmp_path / "o.jsonl.work" / "journal.jsonl"
+        while not (journal.exists() and journal.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.1)  # interrupt once something is journaled
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 130 and "interrupted; work done so far is saved" in err, err
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"[1-5] resumed", done.stdout), done.stdout
+    assert len(read(tmp_path / "o.jsonl")) == 6

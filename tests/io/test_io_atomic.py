@@ -137,3 +137,23 @@ def test_refuse_overwriting_input(tmp_path):
     refuse_overwriting_input(tmp_path / "out.jsonl", [src])
     with pytest.raises(ConfigError, match=r"output: .*in\.jsonl is also the input"):
         refuse_overwriting_input(tmp_path / "sub" / ".." / "in.jsonl", [src])
+
+
+def test_output_lock_refuses_a_second_writer(tmp_path):
+    from thoughtdistill.errors import ThoughtDistillError
+    from thoughtdistill.io.atomic import output_lock
+
+    out = tmp_path / "chains.jsonl"
+    code = ("import sys, time\nfrom thoughtdistill.io.atomic import output_lock\n"
+            f"with output_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(30)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ThoughtDistillError, match="another run is writing this output"):
+            with output_lock(out):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_lock(out):  # released when its holder died (even by SIGKILL)
+        pass

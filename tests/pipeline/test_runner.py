@@ -133,3 +133,29 @@ def test_env_var_names_checked(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="TD_TEST_MISSING_KEY is not set"):
         run_pipeline(recipe, tmp_path / "run", log=lambda m: None)
     assert not (tmp_path / "run" / "generate" / "c.jsonl").exists()
+
+
+def test_stage_with_failed_requests_runs_again(tmp_path):
+    """A generate stage that gave up on some requests is not 'done': the next run re-sends them."""
+    from thoughtdistill.testing.servers import katan
+
+    recipe = {"name": "flaky", "stages": [
+        {"name": "prepare", "config": {"sources": [{"path": "${data}/gsm8k_test.jsonl", "limit": 24}],
+                                        "output": "${stage_dir}/questions.jsonl"}},
+        {"name": "generate", "config": {
+            "input": "${stages.prepare.dir}/questions.jsonl", "output": "${stage_dir}/chains.jsonl",
+            "cache": False, "progress": False, "teachers": [
+                {"name": "t", "base_url": "${vars.teacher_url}", "model": "echo-teacher", "max_retries": 0}]}}]}
+    path = tmp_path / "recipe.yaml"
+    run = tmp_path / "run"
+    with katan(workdir=tmp_path / "k", error_rate=0.5) as srv:
+        recipe["vars"] = {"teacher_url": srv.base_url}
+        path.write_text(yaml.safe_dump(recipe))
+        first = run_pipeline(path, run, log=lambda m: None)
+        failed = json.loads((run / "manifests" / "generate.json").read_text())["failed"]
+        assert 0 < failed < 24  # 50% injected errors, no retries (all or none: p < 1e-7)
+        assert any(f"{failed} request(s) failed for good" in w for w in first.warnings)
+        again = run_pipeline(path, run, log=lambda m: None)
+    outcome = next(s for s in again.stages if s.name == "generate")
+    assert outcome.status == "ran" and outcome.reason == f"{failed} failed request(s) to send again"
+    assert statuses(again)["prepare"] == "skipped"

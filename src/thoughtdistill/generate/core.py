@@ -22,7 +22,7 @@ from ..api import (ChatRequest, ChatResult, Choice, EndpointConfig, Engine, chec
 from ..config import StageConfig
 from ..errors import ConfigError, ThoughtDistillError
 from ..io import atomic_open, container_of, iter_records, open_writer
-from ..io.atomic import refuse_overwriting_input
+from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Chain, Record, Usage
 from ..thoughts import join_thought, split_thought
 from .prompts import PromptBuilder, easydistill_prompt
@@ -90,6 +90,7 @@ class GenerateResult:
     resumed: int = 0
     changed: int = 0
     retries: int = 0
+    first_error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     elapsed_s: float = 0.0
@@ -319,6 +320,11 @@ def run_generate(config: GenerateConfig) -> GenerateResult:
     count = _validate(config)
     if config.dry_run:
         return GenerateResult(output=None, questions=count, estimate=_estimate(config))
+    with output_lock(config.output):
+        return _generate(config, count, start)
+
+
+def _generate(config: GenerateConfig, count: int, start: float) -> GenerateResult:
     for t in config.teachers:
         t.api_key()  # missing key env var: one clear error now
     if config.check_endpoints:
@@ -367,6 +373,10 @@ def run_generate(config: GenerateConfig) -> GenerateResult:
     result.sent, result.cached, result.resumed, result.retries = s.sent, s.cached, s.resumed, s.retries
     result.changed = s.changed
     result.elapsed_s = round(time.monotonic() - start, 3)
+    if result.chains and result.failed == result.chains:
+        raise ThoughtDistillError(
+            f"all {result.chains} chains failed (first: {result.first_error}); {config.output} keeps them "
+            "as errors; fix the teacher and run again: they are sent again")
     return result
 
 
@@ -378,7 +388,9 @@ def _write_output(config: GenerateConfig, plan: _Plan, engine: Engine, result: G
                 share = config.n if config.n > 1 and key.endswith(f"/n{config.n}") else 1
                 chain = make_chain(teacher, res, choice, share)
                 chains.append(chain)
-                result.failed += chain.finish_reason == "error"
+                if chain.finish_reason == "error":
+                    result.failed += 1
+                    result.first_error = result.first_error or chain.error
                 result.truncated += bool(chain.truncated)
                 if res is not None and res.ok and res.usage:
                     result.prompt_tokens += int(res.usage.get("prompt_tokens") or 0) // share

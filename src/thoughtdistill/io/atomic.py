@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ThoughtDistillError
 
 if TYPE_CHECKING:
     from ..records import Record
@@ -31,6 +32,27 @@ def _publish_mode(tmp: Path, target: Path, default: int) -> None:
 
 def _unwritable(path: Path, exc: OSError) -> ConfigError:
     return ConfigError(f"{path}: cannot write there ({exc.strerror or exc})")
+
+
+@contextlib.contextmanager
+def output_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a hidden ``.<name>.lock`` beside it) for a whole run:
+    two long runs writing the same output would otherwise both succeed, the last one winning."""
+    path = Path(path)
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a+b")
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ThoughtDistillError(f"{path}: another run is writing this output") from None
+        yield
+    finally:
+        fh.close()  # closing releases the lock
 
 
 def refuse_overwriting_input(output: str | Path, inputs: Iterable[str | Path], field: str = "output") -> None:

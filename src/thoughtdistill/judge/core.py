@@ -32,7 +32,7 @@ from ..api import (ChatRequest, ChatResult, EndpointConfig, check_endpoints, def
                    run_sync)
 from ..config import StageConfig
 from ..errors import ConfigError, ThoughtDistillError
-from ..io.atomic import refuse_overwriting_input
+from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Annotation, Chain, Correctness, Judgment, Record
 from ..verify.sandbox import SandboxLimits
 from ..verify.stage import chain_text, read_input, rule_for, verify_pairs
@@ -347,11 +347,16 @@ def _decide_correctness(config: JudgeConfig, records: list[Record], stats: Judge
 
 def run_judge(config: JudgeConfig) -> JudgeResult:
     """Judge every chain of ``config.input``; write ``config.output`` and an agreement report."""
-    from ..io import open_writer
-
     start = time.monotonic()
     rubric = load_rubric(config.rubric, config.rubric_file)
     _preflight(config)
+    with output_lock(config.output):
+        return _judge(config, rubric, start)
+
+
+def _judge(config: JudgeConfig, rubric: Rubric, start: float) -> JudgeResult:
+    from ..io import open_writer
+
     work = config.work_dir or config.output.with_name(config.output.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
     stats = JudgeResult(output=config.output)

@@ -91,6 +91,12 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _failed_count(result: Any) -> int:
+    """Requests a stage gave up on (generate, judge, evaluate report ``failed``)."""
+    failed = getattr(result, "failed", 0)
+    return failed if isinstance(failed, int) and not isinstance(failed, bool) else 0
+
+
 def _is_path_like(value: str) -> bool:
     if not value or len(value) > 4096 or "\n" in value or "://" in value or value.startswith("${"):
         return False
@@ -289,6 +295,8 @@ class Runner:
         manifest = self.read_manifest(spec.name)
         if manifest is None or manifest.get("status") != "done":
             return "never completed"
+        if manifest.get("failed"):
+            return f"{manifest['failed']} failed request(s) to send again"
         if manifest.get("config_hash") != self.config_hash(spec, config):
             return "config changed"
         inputs, _ = self.io_paths(spec, config)
@@ -323,6 +331,7 @@ class Runner:
             "inputs": {str(p): self.hashes.path_hash(p) for p in inputs},
             "outputs": {str(p): self.hashes.path_hash(p) for p in outputs},
             "result": result_json,
+            "failed": _failed_count(result),
             "seconds": round(seconds, 3),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "versions": versions(),
@@ -503,6 +512,11 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         outcome.status = "ran"
         outcome.manifest = str(runner.write_manifest(spec, config, stage_result, outcome.seconds))
         runner.log(f"[{name}] done in {outcome.seconds:.1f}s")
+        failed = _failed_count(stage_result)
+        if failed:
+            msg = (f"stage {name!r}: {failed} request(s) failed for good (kept as errors, left out of what "
+                   "uses them); the next run sends them again and keeps everything that finished")
+            result.warnings.append(msg)  # the CLI shows warnings at the end
         _stop_unneeded_servers(runner, selected[selected.index(name) + 1:])
         _write_run_files(runner, resolved, result, "running")
     for spec in recipe.stages:
