@@ -77,6 +77,32 @@ def test_function_check_small(data_dir):
     assert bad.verdict is False and "AssertionError" in bad.detail
 
 
+@pytest.mark.parametrize("trick", [
+    "import sys; sys.exit(0)",
+    "import os; os._exit(0)",
+    "import atexit, os; atexit.register(lambda: os._exit(0))",
+    "import sys, os; sys.excepthook = lambda *a: os._exit(0)",
+])
+def test_exiting_early_is_not_passing(data_dir, trick):
+    row = _rows(data_dir, "humaneval.jsonl")["HumanEval/0"]
+    res = check_function(row["prompt"] + "    return False\n" + trick + "\n", row["test"], row["entry_point"])
+    assert res.verdict is False and ("never finished" in res.detail or "AssertionError" in res.detail), res
+
+
+def test_an_always_equal_object_is_not_an_answer(data_dir):
+    row = _rows(data_dir, "humaneval.jsonl")["HumanEval/0"]
+    stub = ("class Anything:\n    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
+            f"def {row['entry_point']}(*args, **kwargs):\n    return Anything()\n")
+    res = check_function(stub, row["test"], row["entry_point"])
+    assert res.verdict is False and "class the solution defined (Anything)" in res.detail
+
+
+def test_megabytes_of_error_text_are_cut(data_dir):
+    row = _rows(data_dir, "humaneval.jsonl")["HumanEval/0"]
+    res = check_function("import sys; sys.stderr.write('E' * (4 << 20)); sys.exit(1)", row["test"], row["entry_point"])
+    assert res.verdict is False and len(res.detail) < 600
+
+
 PERTURB = '''
 def _perturb(r):
     if isinstance(r, bool): return not r

@@ -63,7 +63,8 @@ def test_opening_a_socket_is_denied():
 @pytest.mark.skipif(not NS, reason="write confinement needs the namespace isolation (root on Linux)")
 def test_writing_outside_its_dir_is_denied(tmp_path):
     target_repo = Path(__file__).resolve().parents[2] / "SANDBOX_ESCAPE"
-    for target in (target_repo, Path("/tmp/SANDBOX_ESCAPE"), tmp_path / "escape"):
+    lock_dir = Path("/run/lock/SANDBOX_ESCAPE")  # world-writable on the host: masked too
+    for target in (target_repo, Path("/tmp/SANDBOX_ESCAPE"), tmp_path / "escape", lock_dir):
         res = run_python(f"open({str(target)!r}, 'w').write('x')\nprint('wrote')", limits=FAST)
         assert not res.ok and "wrote" not in res.stdout, res
         assert not target.exists()
@@ -106,3 +107,9 @@ def test_fork_bomb_is_contained():
     assert run_python("print('alive')").stdout == "alive\n"
     if NS:
         assert _sandbox_processes() == []
+
+
+@pytest.mark.skipif(not NS, reason="a private /proc needs the namespace isolation (root on Linux)")
+def test_host_processes_are_not_visible():
+    res = run_python("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))", limits=FAST)
+    assert res.ok and len(eval(res.stdout)) <= 3, res.stdout  # its own namespace only, not the host's

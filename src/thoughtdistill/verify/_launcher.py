@@ -6,8 +6,8 @@ only (it runs before anything else is imported).
 
 As root ("namespaces" isolation):
   unshare(net, mount, pid, ipc, uts) -> fork (pid 1 of the new pid namespace) ->
-  private mounts; read-only empty tmpfs over /tmp, /var/tmp, /dev/shm with the working dir
-  bind-mounted at /tmp/sandbox -> fork -> rlimits, drop to an unprivileged uid -> exec.
+  private mounts; a fresh /proc; read-only empty tmpfs over the world-writable /tmp, /var/tmp,
+  /dev/shm, /run/lock, /dev/mqueue with the working dir bind-mounted at /tmp/sandbox -> fork -> rlimits, drop to an unprivileged uid -> exec.
   When pid 1 exits the kernel kills everything left in the namespace (fork bombs included).
 Otherwise ("rlimits" isolation): rlimits, then exec with a preamble that disables sockets.
 """
@@ -99,7 +99,11 @@ def _as_init(spec):
     # opened inside the new mount namespace: a bind source must belong to it
     work_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
     uid = int(spec["uid"])
-    for target in ("/tmp", "/var/tmp", "/dev/shm"):
+    # a /proc of this pid namespace only: the host's process list and command lines stay hidden
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for target in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue"):
+        if os.path.islink(target):
+            continue  # /var/lock -> /run/lock: masked through its target
         if not os.path.isdir(target):
             continue
         _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")

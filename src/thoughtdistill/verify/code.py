@@ -9,6 +9,7 @@ sandbox (:mod:`thoughtdistill.verify.sandbox`).
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any, Iterable, Mapping
 
 from .result import VerifyResult
@@ -55,8 +56,12 @@ def _short(text: str, n: int = 120) -> str:
     return repr(text if len(text) <= n else text[:n] + "…")
 
 
+DETAIL_CHARS = 300  # a program's error text kept in a verdict (it may print megabytes)
+
+
 def _failure(run: RunResult) -> str:
-    return run.reason or f"exit code {run.returncode}"
+    why = run.reason or f"exit code {run.returncode}"
+    return why if len(why) <= DETAIL_CHARS else why[:DETAIL_CHARS] + "…"
 
 
 def check_stdio(
@@ -90,8 +95,37 @@ def check_stdio(
     return VerifyResult(True, BY_STDIO, f"passed {len(tests)}/{len(tests)} tests")
 
 
+# Read before the solution runs: the harness prints it only after check() returned, so a
+# solution that exits early (sys.exit(0), os._exit(0), an atexit or excepthook trick) fails.
+_NONCE_HEAD = "import sys as _td_sys\n_td_done = _td_sys.stdin.readline().strip()\n"
+# Defined after the solution, so it cannot replace them: a value of a class the solution
+# defined (an object whose __eq__ always says True, say) is not an answer.
+_GUARD = '''
+def _td_foreign(value, depth=0):
+    if depth > 50:
+        return False
+    if type(value).__module__ == "__main__":
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_td_foreign(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_td_foreign(k, depth + 1) or _td_foreign(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _td_guard(fn):
+    def guarded(*args, **kwargs):
+        value = fn(*args, **kwargs)
+        if _td_foreign(value):
+            raise AssertionError(f"returned an object of a class the solution defined ({type(value).__name__})")
+        return value
+    return guarded
+'''
+
+
 def function_program(code: str, test_code: str, entry_point: str) -> str:
-    return f"{code}\n\n{test_code}\n\ncheck({entry_point})\n"
+    return (f"{_NONCE_HEAD}\n{code}\n\n{test_code}\n{_GUARD}\n"
+            f"check(_td_guard({entry_point}))\n_td_sys.stdout.write('\\n' + _td_done + '\\n')\n")
 
 
 def check_function(
@@ -106,7 +140,12 @@ def check_function(
         return VerifyResult(None, BY_FUNCTION, "no test code or entry point")
     if not code or not code.strip():
         return VerifyResult(False, BY_FUNCTION, "no code to run")
-    run = run_python(function_program(code, test_code, entry_point), limits=limits or SandboxLimits())
-    if run.ok:
-        return VerifyResult(True, BY_FUNCTION, f"check({entry_point}) passed")
-    return VerifyResult(False, BY_FUNCTION, f"check({entry_point}) failed: {_failure(run)}")
+    done = secrets.token_hex(16)
+    run = run_python(function_program(code, test_code, entry_point), stdin=done + "\n",
+                     limits=limits or SandboxLimits())
+    if not run.ok:
+        return VerifyResult(False, BY_FUNCTION, f"check({entry_point}) failed: {_failure(run)}")
+    if run.stdout.rstrip().rsplit("\n", 1)[-1] != done:
+        return VerifyResult(False, BY_FUNCTION, f"check({entry_point}) never finished: the program exited "
+                                                "early (sys.exit, os._exit, an exit hook)")
+    return VerifyResult(True, BY_FUNCTION, f"check({entry_point}) passed")

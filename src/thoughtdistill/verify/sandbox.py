@@ -11,8 +11,8 @@ What is enforced (see docs/judge.md, "Sandbox"):
 - as root on Linux (``isolation == "namespaces"``): new network namespace (no interfaces
   but a down loopback: no network at all), new pid namespace (everything the program
   started dies with it: fork bombs are bounded by the process limit and cleaned up), new
-  mount namespace with read-only empty tmpfs over /tmp, /var/tmp and /dev/shm (the
-  working dir is bind-mounted at /tmp/sandbox), and the program runs under its own
+  mount namespace with a fresh /proc and read-only empty tmpfs over the world-writable /tmp,
+  /var/tmp, /dev/shm, /run/lock and /dev/mqueue (the working dir is bind-mounted at /tmp/sandbox), and the program runs under its own
   unprivileged uid (so it cannot write anywhere that is not world-writable, cannot read
   other processes' environments, and the process limit counts only its own processes).
 - otherwise (``isolation == "rlimits"``): the rlimits above and a preamble that replaces
@@ -228,6 +228,8 @@ def _why(rc: int | None, stderr: str, timed_out: bool, limits: SandboxLimits) ->
     if timed_out:
         return f"wall-clock timeout after {limits.wall_s:g}s (process group killed)"
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    if len(tail) > 300:  # one line can be megabytes: keep its end, where the error is
+        tail = "…" + tail[-300:]
     if rc is not None and rc < 0:
         sig = -rc
         if sig == signal.SIGXCPU:

@@ -55,9 +55,15 @@ class VerifyRunResult:
     by: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
+    isolation: str | None = None  # the sandbox mode code ran under, when code ran
+
     def summary(self) -> str:
         by = ", ".join(f"{k}={v}" for k, v in sorted(self.by.items())) or "none"
-        return (f"verified {self.chains} chains in {self.records} records ({self.seconds:.1f}s): "
+        weak = ("warning: code ran with rlimits only (not root): it could read this user's files and "
+                "other processes' environments and reach the network by undoing a Python-level block; "
+                "run verify as root (namespaces) or inside a container for isolation\n"
+                if self.isolation == "rlimits" else "")
+        return weak + (f"verified {self.chains} chains in {self.records} records ({self.seconds:.1f}s): "
                 f"{self.correct} correct, {self.incorrect} incorrect, {self.undecided} undecided, "
                 f"{self.unchecked} without a rule; by {by} -> {self.output}")
 
@@ -195,4 +201,8 @@ def run_verify(config: VerifyConfig) -> VerifyRunResult:
                 writer.write(record)
                 result.records += 1
     result.seconds = time.monotonic() - start
+    if any(k.startswith("sandbox") for k in result.by):
+        from .sandbox import isolation_mode
+
+        result.isolation = isolation_mode(config.sandbox.isolation)
     return result
