@@ -138,3 +138,11 @@ def test_humaneval_canonical_pass_and_corrupted_fail(data_dir):
         bad = list(pool.map(run, [(corrupted(r), r) for r in rows]))
     assert [r["task_id"] for r, g in zip(rows, good) if g.verdict is not True] == []
     assert [r["task_id"] for r, b in zip(rows, bad) if b.verdict is not False] == []
+
+
+def test_chain_time_budget_covers_all_tests():
+    tests = [{"input": str(i), "output": str(i)} for i in range(6)]
+    slow = "import time\ntime.sleep(0.4)\nprint(input())"
+    res = check_stdio(slow, tests, limits=SandboxLimits(wall_s=5, chain_wall_s=1.0))
+    assert res.verdict is False and "time budget for the chain (1s) spent after" in res.detail
+    assert check_stdio(slow, tests[:1], limits=SandboxLimits(wall_s=5, chain_wall_s=1.0)).verdict is True

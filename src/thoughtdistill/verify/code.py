@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any, Iterable, Mapping
 
 from .result import VerifyResult
@@ -79,7 +80,11 @@ def check_stdio(
         return VerifyResult(False, BY_STDIO, "no code to run")
     limits = limits or SandboxLimits()
     failures: list[str] = []
+    deadline = time.monotonic() + limits.chain_wall_s
     for i, test in enumerate(tests, start=1):
+        if time.monotonic() > deadline:
+            failures.append(f"time budget for the chain ({limits.chain_wall_s:g}s) spent after {i - 1}/{len(tests)} tests")
+            break
         run = run_python(code, stdin=str(test.get("input", "")), limits=limits)
         if not run.ok:
             failures.append(f"test {i}/{len(tests)}: run failed: {_failure(run)}")

@@ -52,6 +52,7 @@ class SandboxLimits(BaseModel):
     memory_mb: int = Field(1024, ge=64, description="address-space limit (RLIMIT_AS)")
     nproc: int = Field(32, ge=1, description="processes/threads the program may have (RLIMIT_NPROC)")
     fsize_mb: int = Field(16, ge=1, description="largest file it may write, stdout included (RLIMIT_FSIZE)")
+    chain_wall_s: float = Field(120.0, gt=0, description="wall-clock seconds for all the tests of one chain")
     python: str | None = Field(None, description="interpreter; default: this one if others can run it, else python3")
     isolation: str = Field("auto", pattern="^(auto|namespaces|rlimits)$")
 
