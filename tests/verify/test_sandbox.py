@@ -113,3 +113,22 @@ def test_fork_bomb_is_contained():
 def test_host_processes_are_not_visible():
     res = run_python("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))", limits=FAST)
     assert res.ok and len(eval(res.stdout)) <= 3, res.stdout  # its own namespace only, not the host's
+
+
+@pytest.mark.skipif(not NS, reason="hiding files needs the namespace isolation (root on Linux)")
+def test_hidden_files_read_empty(data_dir):
+    """verify hides its input (the tests with their expected outputs) from the programs it checks."""
+    tests = str(data_dir / "code_tests.jsonl")  # world-readable, outside the masked /tmp
+    code = f"print(len(open({tests!r}).read()))"
+    assert int(run_python(code, limits=FAST).stdout) > 0
+    hidden = run_python(code, limits=FAST.model_copy(update={"hide": [tests]}))
+    assert hidden.ok and hidden.stdout.strip() == "0"
+    assert (data_dir / "code_tests.jsonl").stat().st_size > 0  # untouched outside the sandbox
+
+
+def test_verify_hides_its_input_from_the_programs():
+    from thoughtdistill.verify.sandbox import SandboxLimits
+    from thoughtdistill.verify.stage import hiding
+
+    limits = hiding(SandboxLimits(hide=["/a"]), Path("rel/in.jsonl"))
+    assert limits.hide == ["/a", str(Path("rel/in.jsonl").resolve())]

@@ -35,7 +35,7 @@ from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Annotation, Chain, Correctness, Judgment, Record
 from ..verify.sandbox import SandboxLimits
-from ..verify.stage import chain_text, read_input, rule_for, verify_pairs
+from ..verify.stage import chain_text, hiding, read_input, rule_for, verify_pairs
 from .agreement import AgreementTracker, format_report
 from .parse import Parsed, parse_score
 from .rubrics import METRICS, SHORT, Rubric, kind_of, load_rubric, strict_instruction
@@ -328,7 +328,7 @@ def _decide_correctness(config: JudgeConfig, records: list[Record], stats: Judge
     rules: list[Any] = [None] * len(pairs)
     if config.rule_verify:
         rules = verify_pairs(pairs, processes=config.processes, code_workers=config.code_workers,
-                             limits=config.sandbox)
+                             limits=hiding(config.sandbox, config.input))
     for (record, chain), rule in zip(pairs, rules):
         if rule is not None:
             chain.correctness = rule.to_correctness()

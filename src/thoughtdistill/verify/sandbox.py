@@ -53,6 +53,8 @@ class SandboxLimits(BaseModel):
     nproc: int = Field(32, ge=1, description="processes/threads the program may have (RLIMIT_NPROC)")
     fsize_mb: int = Field(16, ge=1, description="largest file it may write, stdout included (RLIMIT_FSIZE)")
     chain_wall_s: float = Field(120.0, gt=0, description="wall-clock seconds for all the tests of one chain")
+    hide: list[str] = Field(default_factory=list, description="files made unreadable inside the sandbox "
+                            "(namespaces only), e.g. the chains file holding the tests")
     python: str | None = Field(None, description="interpreter; default: this one if others can run it, else python3")
     isolation: str = Field("auto", pattern="^(auto|namespaces|rlimits)$")
 
@@ -180,6 +182,7 @@ def _spawn(code: str, stdin: str, limits: SandboxLimits, mode: str) -> RunResult
             "nproc": limits.nproc,
             "fsize_mb": limits.fsize_mb,
             "env": _clean_env("/tmp/sandbox" if mode == "namespaces" else str(work)),
+            "hide": [p for p in limits.hide if os.path.isfile(p)],
         }
         if mode != "namespaces":
             spec["nproc_base"] = _count_user_processes()

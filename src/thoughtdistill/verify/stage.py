@@ -161,11 +161,16 @@ def read_input(path: Path, fmt: str | None, limit: int | None = None) -> Iterato
         yield record
 
 
+def hiding(limits: SandboxLimits, *paths: Path) -> SandboxLimits:
+    """``limits`` that also hide ``paths`` (the input, which holds the tests) from the programs."""
+    return limits.model_copy(update={"hide": [*limits.hide, *(str(Path(p).resolve()) for p in paths)]})
+
+
 def apply_verdicts(records: list[Record], config: Any, counts: VerifyRunResult | None = None) -> None:
     """Set ``correctness`` on every chain a rule applies to (in place)."""
     pairs = [(r, c) for r in records for c in r.reasoning]
     results = verify_pairs(pairs, processes=config.processes, code_workers=config.code_workers,
-                           limits=config.sandbox, math_timeout_s=config.math_timeout_s)
+                           limits=hiding(config.sandbox, config.input), math_timeout_s=config.math_timeout_s)
     for (record, chain), res in zip(pairs, results):
         if counts is not None:
             counts.chains += 1
