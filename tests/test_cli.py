@@ -120,3 +120,26 @@ def test_config_errors_without_a_field_read_cleanly(tmp_path):
     conf.write_text("just a string\n")
     with pytest.raises(ConfigError, match="a config must be a YAML mapping of fields, got a str"):
         build_config(GenerateConfig, conf)
+
+
+def test_config_errors_name_the_line(tmp_path):
+    from thoughtdistill.config import build_config
+    from thoughtdistill.errors import ConfigError
+    from thoughtdistill.generate import GenerateConfig
+    from thoughtdistill.train.recipes import load_train_config
+
+    conf = tmp_path / "gen.yaml"
+    conf.write_text("input: q.jsonl\noutput: o.jsonl\nteachers:\n  - name: a\n    base_url: http://127.0.0.1:1/v1\n"
+                    "    model: m\n  - name: b\n    base_url: http://127.0.0.1:1/v1\n    model: m\n    colour: red\n")
+    with pytest.raises(ConfigError, match=r"gen.yaml:10: field 'teachers.1.colour': Extra inputs"):
+        build_config(GenerateConfig, conf)
+    conf.write_text("input: q.jsonl\noutput: o.jsonl\nteachers:\n  - name: a\n    base_url: http://127.0.0.1:1/v1\n")
+    with pytest.raises(ConfigError, match=r"gen.yaml:4: field 'teachers.0.model': Field required"):
+        build_config(GenerateConfig, conf)  # missing: the line of the nearest parent present
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("launch: {num_processes: 1}\ntrain:\n  data: [x.jsonl]\n  student: s\n  output_dir: o\n"
+                      "  lerning_rate: 1\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:6: field 'lerning_rate'"):
+        load_train_config(recipe)
+    with pytest.raises(ConfigError, match=r"^command line: field 'teachers'"):
+        build_config(GenerateConfig, None, {"input": "q", "output": "o", "teachers": []})

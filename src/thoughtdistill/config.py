@@ -98,16 +98,45 @@ def build_config(
         if section is not None:
             data = data.get(section, {}) or {}
     data = merge(data, overrides or {})
-    return validate_config(model, data, source=str(path) if path else "command line")
+    prefix = [section] if path is not None and section is not None else []
+    return validate_config(model, data, source=str(path) if path else "command line",
+                           path=path, loc_prefix=prefix)
 
 
-def validate_config(model: type[T], data: dict[str, Any], source: str) -> T:
+def validate_config(model: type[T], data: dict[str, Any], source: str, *, path: str | Path | None = None,
+                    loc_prefix: list[str] | None = None) -> T:
+    """``model`` from ``data``; the error names ``source``, the line in ``path`` when the bad
+    field is in that file, and the field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         loc, msg = validation_field(exc)
         msg = msg.removeprefix("Value error, ")
-        raise ConfigError(f"{source}: field '{loc}': {msg}" if loc else f"{source}: {msg}") from None
+        line = config_line(path, [*(loc_prefix or []), *exc.errors()[0].get("loc", ())]) if path else None
+        where = f"{source}:{line}" if line else source
+        raise ConfigError(f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}") from None
+
+
+def config_line(path: str | Path, loc: list[Any]) -> int | None:
+    """The line of field ``loc`` in a YAML/JSON file (of its nearest present parent when the
+    field is missing), from the parser's marks; None when the file cannot tell."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
 
 
 def secret_from_env(var: str | None, *, required: bool = True, purpose: str = "") -> str | None:

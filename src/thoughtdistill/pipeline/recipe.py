@@ -135,7 +135,7 @@ class Recipe(BaseModel):
 def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     data = read_config_file(path)
-    recipe = validate_config(Recipe, data, source=str(path))
+    recipe = validate_config(Recipe, data, source=str(path), path=path)
     recipe.source = str(path.resolve())
     return recipe
 

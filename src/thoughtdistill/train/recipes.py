@@ -27,9 +27,11 @@ class Recipe:
 
 def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     data: dict[str, Any] = read_config_file(path) if path else {}
+    prefix = []
     if "train" in data:
-        data = data["train"] or {}
-    return validate_config(TrainConfig, merge(data, overrides or {}), str(path or "command line"))
+        data, prefix = data["train"] or {}, ["train"]
+    return validate_config(TrainConfig, merge(data, overrides or {}), str(path or "command line"),
+                           path=path, loc_prefix=prefix)
 
 
 def _find(path_text: str, recipe: Path) -> Path | None:
