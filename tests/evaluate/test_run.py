@@ -56,6 +56,21 @@ def test_infer_streams_and_resumes(tiny_qwen3_path, tmp_path):
         run_infer(_infer_cfg(tiny_qwen3_path, out, seed=5))
 
 
+def test_model_changed_in_place_is_generated_again(tiny_qwen3_path, tmp_path, capsys):
+    """A student retrained into the same folder must not be scored on its predecessor's text."""
+    model = tmp_path / "student" / "model"
+    shutil.copytree(tiny_qwen3_path, model)
+    out = tmp_path / "gen.jsonl"
+    assert run_infer(_infer_cfg(model, out, limit=1, n=1)).generated == 1
+    assert run_infer(_infer_cfg(model, out, limit=1, n=1)).generated == 0  # unchanged: resumed
+    weights = next(model.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes())  # "retrained": same path, new file
+    again = run_infer(_infer_cfg(model, out, limit=1, n=1))
+    assert again.generated == 1 and again.skipped == 0
+    assert "changed since" in capsys.readouterr().err
+    assert (tmp_path / "gen.jsonl.stale").exists()  # the old generations are kept aside
+
+
 def test_thinking_off_uses_the_template_switch(tiny_qwen3_path, tmp_path):
     res = run_infer(_infer_cfg(tiny_qwen3_path, tmp_path / "g.jsonl", enable_thinking=False, limit=1, n=1))
     meta = json.loads(res.meta_path.read_text())

@@ -8,8 +8,11 @@ an error (use a new output or ``overwrite``).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
+import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -147,7 +150,54 @@ def settings_record(cfg: GenSettings, spec: BenchmarkSpec, path: Path, n_items: 
         "sampling": cfg.sampling.resolved(cfg.enable_thinking).model_dump(),
         "n": cfg.n,
         "seed": cfg.seed,
+        "model_files": model_fingerprint(cfg.model) if cfg.backend != "openai" else None,
     }
+
+
+def model_fingerprint(model: str) -> str | None:
+    """Names, sizes and modification times of a local model folder's files: a model retrained
+    in place (same path) gets another fingerprint, so its old generations are not reused.
+    Not a content hash: reading tens of GB on every eval would cost more than it protects."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = path.stat()
+        digest.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _done_keys(config: InferConfig, output: Path, meta_path: Path, settings: dict[str, Any]) -> set[tuple[str, int]]:
+    """(item, sample) keys already generated without error in ``output``, after checking that
+    they were made with these settings; generations of a model since changed are set aside."""
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())["settings"]
+        diff = [k for k in settings if k != "label" and old.get(k) != settings[k]
+                and not (k == "model_files" and old.get(k) is None)]  # older files: not recorded
+        if diff == ["model_files"]:
+            stale = _set_aside_stale(output, meta_path)  # retrained in place: start afresh
+            print(f"note: {config.model} changed since {output} was generated; the old generations "
+                  f"were moved to {stale}", file=sys.stderr)
+            return set()
+        if diff:
+            raise ConfigError(f"{output} was generated with different settings ({', '.join(diff)}); "
+                              "use another output file or --overwrite")
+    from ..io.jsonl import repair_torn_tail
+
+    repair_torn_tail(output)
+    return {(str(row["id"]), int(row["sample"])) for _, row in iter_dicts(output) if not row.get("error")}
+
+
+def _set_aside_stale(output: Path, meta_path: Path) -> Path:
+    """Move generations of a model that has since changed out of the way (kept, not deleted)."""
+    stale = output.with_name(output.name + ".stale")
+    for path, target in ((output, stale), (meta_path, stale.with_name(stale.name + ".meta.json")),
+                         (output.with_name(output.name + ".api-journal.jsonl"),
+                          stale.with_name(stale.name + ".api-journal.jsonl"))):
+        if path.exists():
+            os.replace(path, target)
+    return stale
 
 
 def _split_tokens(backend: Any, out: GenOutput) -> dict[str, Any]:
@@ -187,18 +237,7 @@ def run_infer(config: InferConfig, backend: InferBackend | None = None) -> Infer
         output.with_name(output.name + ".api-journal.jsonl").unlink(missing_ok=True)
     done: set[tuple[str, int]] = set()
     if output.exists() and output.stat().st_size:
-        if meta_path.exists():
-            old = json.loads(meta_path.read_text())["settings"]
-            diff = [k for k in settings if k != "label" and old.get(k) != settings[k]]
-            if diff:
-                raise ConfigError(f"{output} was generated with different settings ({', '.join(diff)}); "
-                                  "use another output file or --overwrite")
-        from ..io.jsonl import repair_torn_tail
-
-        repair_torn_tail(output)
-        for _, row in iter_dicts(output):
-            if not row.get("error"):
-                done.add((str(row["id"]), int(row["sample"])))
+        done = _done_keys(config, output, meta_path, settings)
     jobs = [(item, s) for item in items for s in range(config.n) if (item.id, s) not in done]
     if config.backend == "transformers":
         # similar lengths share a batch: less padding (a stable sort keeps the order otherwise)
