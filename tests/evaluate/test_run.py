@@ -184,3 +184,14 @@ def test_template_that_opens_the_thought_gives_it_back(tiny_qwen3_path, tmp_path
     backend = TransformersBackend(folder, batch_size=2)
     out = backend.generate([[{"role": "user", "content": "hi"}]], Sampling(max_new_tokens=3))[0][0]
     assert out.text.startswith("<think>\n")
+
+
+def test_train_run_folder_or_adapter_is_not_a_model(tiny_qwen3_path, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_qwen3_path, run / "model")
+    with pytest.raises(ConfigError, match=r"a train run folder, not a model; did you mean .*run/model\?"):
+        run_infer(_infer_cfg(run, tmp_path / "g.jsonl", limit=1, n=1))
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="a LoRA adapter, not a whole model"):
+        run_infer(_infer_cfg(tmp_path / "adapter", tmp_path / "g2.jsonl", limit=1, n=1))

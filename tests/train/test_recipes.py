@@ -87,3 +87,20 @@ def test_easydistill_kd_configs_map_to_train_config(name, data_dir, tmp_path):
     else:
         assert tc.kd is None
 
+
+
+def test_finished_model_is_not_replaced_by_accident(tmp_path):
+    from thoughtdistill.train.run import check_output_dir
+
+    def cfg(**kw) -> TrainConfig:
+        return TrainConfig(data=["d.jsonl"], student="tiny-qwen3", output_dir=str(tmp_path / "run"), **kw)
+
+    check_output_dir(cfg())  # nothing there yet
+    (tmp_path / "run" / "model").mkdir(parents=True)
+    (tmp_path / "run" / "model" / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="holds a finished model; --resume .* --overwrite"):
+        check_output_dir(cfg())
+    check_output_dir(cfg(resume_from_checkpoint=True))
+    check_output_dir(cfg(overwrite=True))
+    with pytest.raises(ConfigError, match="resume_from_checkpoint: .*checkpoint-999 not found"):
+        check_output_dir(cfg(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-999")))

@@ -105,7 +105,22 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def check_model_folder(model: str) -> None:
+    """A local folder given as the model must be a model, not a train run or an adapter."""
+    folder = Path(model)
+    if not folder.is_dir() or (folder / "config.json").exists():
+        return
+    if (folder / "model" / "config.json").exists():
+        raise ConfigError(f"{folder}: a train run folder, not a model; did you mean {folder / 'model'}?")
+    if (folder / "adapter_config.json").exists():
+        raise ConfigError(f"{folder}: a LoRA adapter, not a whole model; evaluate the merged model "
+                          f"(train writes it to {folder.parent})")
+    raise ConfigError(f"{folder}: not a model folder (no config.json)")
+
+
 def make_backend(cfg: GenSettings, journal_path: Path | None = None) -> InferBackend:
+    if cfg.backend in ("transformers", "vllm"):
+        check_model_folder(cfg.model)
     if cfg.backend == "transformers":
         from .backends import TransformersBackend
 

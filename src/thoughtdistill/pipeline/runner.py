@@ -499,6 +499,9 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         _write_run_files(runner, resolved, result, "running")
         (runner.run_dir / name).mkdir(parents=True, exist_ok=True)
         live_config, _, _ = runner.resolve(spec, live=True)
+        if get_kind(spec.kind).name == "train" and getattr(live_config, "overwrite", True) is False:
+            # a re-run of the stage replaces what it made before in its own folder
+            live_config = live_config.model_copy(update={"overwrite": True})
         _, fn = get_kind(spec.kind).load()
         if spec.launch is not None:
             fn = _launcher(runner, spec)

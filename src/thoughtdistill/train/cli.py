@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
         batching: Optional[str] = typer.Option(None, "--batching", help="padded | padding_free | packing"),
         resume: bool = typer.Option(False, "--resume", help="resume from the last checkpoint in output-dir"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="replace a finished model in output-dir"),
         preflight: bool = typer.Option(False, "--preflight", help="render samples, check masks/template, no training"),
         dry_run: bool = typer.Option(False, "--dry-run", "--validate", help="load and check the config only"),
     ) -> None:
@@ -32,7 +33,7 @@ def register(app: typer.Typer) -> None:
         overrides = {
             "data": data or None, "student": student, "output_dir": output_dir, "max_length": max_length, "overlength": overlength,
             "epochs": epochs, "max_steps": max_steps, "learning_rate": learning_rate, "batching": batching,
-            "resume_from_checkpoint": True if resume else None,
+            "resume_from_checkpoint": True if resume else None, "overwrite": True if overwrite else None,
         }
         if dry_run:
             if config is None:

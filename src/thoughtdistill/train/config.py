@@ -83,6 +83,7 @@ class TrainConfig(StageConfig):
     save_total_limit: int | None = 2
     save_checkpoints: bool = Field(True, description="False: no checkpoints (no resume), only the final model")
     resume_from_checkpoint: bool | str = False
+    overwrite: bool = Field(False, description="replace a finished model in output_dir (else: refused)")
     dataloader_num_workers: int = 0
     report_to: list[str] = Field(default_factory=list)
     # white-box

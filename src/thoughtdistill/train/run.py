@@ -132,6 +132,19 @@ def default_store_path(config: TrainConfig) -> Path:
     return Path(config.data[0] + ".topk") / f"{name}-k{kd.top_k}-L{config.max_length}"
 
 
+def check_output_dir(config: TrainConfig) -> None:
+    """Before anything loads: a named checkpoint exists, and a finished model is not replaced
+    by accident (its checkpoints and log would go with it)."""
+    out = Path(config.output_dir)
+    resume = config.resume_from_checkpoint
+    if isinstance(resume, str) and not Path(resume).exists():
+        raise ConfigError(f"resume_from_checkpoint: {resume} not found")
+    finished = any((out / "model" / name).exists() for name in ("config.json", "adapter_config.json"))
+    if finished and not resume and not config.overwrite:
+        raise ConfigError(f"{out}: holds a finished model; --resume continues its training, --overwrite "
+                          "replaces it, or choose another output dir")
+
+
 def run_train(config: TrainConfig) -> TrainResult:
     """Train the student; see docs/train.md. Every input problem is raised before training."""
     started = time.time()
@@ -144,6 +157,7 @@ def run_train(config: TrainConfig) -> TrainResult:
     use_cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
     state = PartialState(cpu=use_cpu)
     out = Path(config.output_dir)
+    check_output_dir(config)
     student = resolve_model_path(config.student)
     tokenizer = load_tokenizer(student)
     template = resolve_template(tokenizer, config.chat_template)
