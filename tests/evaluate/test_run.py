@@ -195,3 +195,11 @@ def test_train_run_folder_or_adapter_is_not_a_model(tiny_qwen3_path, tmp_path):
     (tmp_path / "adapter" / "adapter_config.json").write_text("{}")
     with pytest.raises(ConfigError, match="a LoRA adapter, not a whole model"):
         run_infer(_infer_cfg(tmp_path / "adapter", tmp_path / "g2.jsonl", limit=1, n=1))
+
+
+def test_default_label_of_a_trained_student_is_its_run_folder():
+    from thoughtdistill.evaluate.infer import default_label
+
+    assert default_label("runs/s4b/model") == "s4b"
+    assert default_label("/models/Qwen3-4B") == "Qwen3-4B"
+    assert default_label("model") == "model"

@@ -105,6 +105,15 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def default_label(model: str) -> str:
+    """A model's name in tables: its folder name, or the run folder's for ``<run>/model``
+    (every student ``train`` writes is called ``model``)."""
+    path = Path(model)
+    if path.name == "model" and path.parent.name not in ("", ".", "/"):
+        return path.parent.name
+    return path.name
+
+
 def check_model_folder(model: str) -> None:
     """A local folder given as the model must be a model, not a train run or an adapter."""
     folder = Path(model)
@@ -155,7 +164,7 @@ def settings_record(cfg: GenSettings, spec: BenchmarkSpec, path: Path, n_items: 
     return {
         "model": cfg.model,
         "backend": cfg.backend,
-        "label": cfg.label or Path(cfg.model).name,
+        "label": cfg.label or default_label(cfg.model),
         "benchmark": {"name": spec.name, "scorer": spec.scorer, "path": str(path),
                       "sha256": file_sha256(path), "slice": cfg.slice, "limit": cfg.limit,
                       "n_items": n_items,

@@ -22,7 +22,7 @@ from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlWriter, iter_dicts
 from .benchmarks import get_benchmark, load_items, load_registry
-from .infer import GenSettings, InferConfig, InferResult, run_infer, versions
+from .infer import GenSettings, InferConfig, InferResult, default_label, run_infer, versions
 from .metrics import problem_metrics
 from .scoring import score_many
 
@@ -97,7 +97,7 @@ def run_eval(config: EvalConfig) -> EvalResult:
     else:
         if not config.model or not config.benchmark:
             raise ConfigError("eval needs model and benchmark (or from_infer to score an existing output)")
-        label = config.label or Path(config.model).name
+        label = config.label or default_label(config.model)
         name = _run_name(config, label, config.benchmark, config.enable_thinking)
         infer_path = out_dir / f"{name}.infer.jsonl"
         infer_cfg = InferConfig(**config.model_dump(include=set(GenSettings.model_fields)),
