@@ -104,7 +104,7 @@ def build_config(
 
 
 def validate_config(model: type[T], data: dict[str, Any], source: str, *, path: str | Path | None = None,
-                    loc_prefix: list[str] | None = None) -> T:
+                    loc_prefix: list[Any] | None = None, context: str | None = None) -> T:
     """``model`` from ``data``; the error names ``source``, the line in ``path`` when the bad
     field is in that file, and the field."""
     try:
@@ -114,6 +114,7 @@ def validate_config(model: type[T], data: dict[str, Any], source: str, *, path: 
         msg = msg.removeprefix("Value error, ")
         line = config_line(path, [*(loc_prefix or []), *exc.errors()[0].get("loc", ())]) if path else None
         where = f"{source}:{line}" if line else source
+        where += f": {context}" if context else ""
         raise ConfigError(f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}") from None
 
 

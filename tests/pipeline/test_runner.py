@@ -159,3 +159,15 @@ def test_stage_with_failed_requests_runs_again(tmp_path):
     outcome = next(s for s in again.stages if s.name == "generate")
     assert outcome.status == "ran" and outcome.reason == f"{failed} failed request(s) to send again"
     assert statuses(again)["prepare"] == "skipped"
+
+
+def test_stage_config_errors_name_the_recipe_line_and_stage(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: bad\nstages:\n  - name: prepare\n    config:\n"
+                      "      sources: [{path: x.jsonl}]\n      output: ${stage_dir}/q.jsonl\n      colour: red\n"
+                      "  - name: ev\n    uses: evalute\n    config: {}\n")
+    with pytest.raises(ConfigError) as info:
+        run_pipeline(recipe, tmp_path / "run", dry_run=True, log=lambda m: None)
+    text = str(info.value)
+    assert "r.yaml:7: stage 'prepare' (prepare): field 'colour': Extra inputs" in text
+    assert "stage 'ev': unknown stage kind 'evalute'" in text

@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
-from ..config import validate_config
+from ..config import read_config_file, validate_config
 from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import atomic_open
 from .hashing import HashCache, hash_obj
@@ -89,6 +89,20 @@ def versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)
     return out
+
+
+def _stage_loc(source: str, name: str) -> list[Any]:
+    """Where stage ``name``'s config sits in the recipe file (a list or a name mapping)."""
+    try:
+        stages = read_config_file(source).get("stages")
+    except ThoughtDistillError:
+        return []
+    if isinstance(stages, list):
+        idx = next((i for i, st in enumerate(stages) if isinstance(st, dict) and st.get("name") == name), None)
+        return [] if idx is None else ["stages", idx, "config"]
+    if isinstance(stages, dict) and isinstance(stages.get(name), dict):
+        return ["stages", name, *(["config"] if "config" in stages[name] else [])]
+    return []
 
 
 def _failed_count(result: Any) -> int:
@@ -218,12 +232,18 @@ class Runner:
 
     # -- resolution ---------------------------------------------------------------------
     def resolve(self, spec: StageSpec, live: bool) -> tuple[Any, dict[str, Any], _Context]:
-        kind = get_kind(spec.kind)
+        try:
+            kind = get_kind(spec.kind)
+        except ConfigError as exc:
+            raise ConfigError(f"stage {spec.name!r}: {exc}") from None
         model, _ = kind.load()
         ctx = _Context(self.recipe, self.run_dir, self.pool, live)
         ctx.stage_dir = self.run_dir / spec.name
         raw = interpolate(spec.config, ctx.lookup, where=f"stages.{spec.name}.config")
-        config = validate_config(model, raw, source=f"recipe stage {spec.name!r} ({spec.kind})")
+        source = self.recipe.source
+        config = validate_config(model, raw, source=source or "recipe", path=source,
+                                 loc_prefix=_stage_loc(source, spec.name) if source else None,
+                                 context=f"stage {spec.name!r} ({spec.kind})")
         return config, raw, ctx
 
     def _stable_dump(self, config: Any) -> Any:
