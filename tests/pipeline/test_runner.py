@@ -171,3 +171,26 @@ def test_stage_config_errors_name_the_recipe_line_and_stage(tmp_path):
     text = str(info.value)
     assert "r.yaml:7: stage 'prepare' (prepare): field 'colour': Extra inputs" in text
     assert "stage 'ev': unknown stage kind 'evalute'" in text
+
+
+def test_interrupted_train_stage_continues_from_its_checkpoints(tmp_path, data_dir):
+    from thoughtdistill.pipeline.runner import Runner, _train_rerun
+
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(yaml.safe_dump({"name": "t", "stages": [{"name": "train", "config": {
+        "data": [str(data_dir / "r1_traces.jsonl")], "student": "tiny-qwen3",
+        "output_dir": "${stage_dir}/student", "max_steps": 2}}]}))
+    runner = Runner(load_recipe(recipe_path), tmp_path / "run", log=lambda m: None)
+    spec = runner.recipe.stage("train")
+    config, _, _ = runner.resolve(spec, live=False)
+    (tmp_path / "run" / "train").mkdir(parents=True)
+
+    first = _train_rerun(runner, spec, config, config, "never completed")
+    assert first.overwrite and first.resume_from_checkpoint is False  # nothing started before
+    again = _train_rerun(runner, spec, config, config, "never completed")
+    assert again.overwrite and again.resume_from_checkpoint is True  # same config, interrupted
+    forced = _train_rerun(runner, spec, config, config, "forced")
+    assert forced.resume_from_checkpoint is False
+    changed = config.model_copy(update={"max_steps": 3})
+    other = _train_rerun(runner, spec, changed, changed, "never completed")
+    assert other.resume_from_checkpoint is False  # its checkpoints were made with another config

@@ -100,7 +100,10 @@ def test_finished_model_is_not_replaced_by_accident(tmp_path):
     (tmp_path / "run" / "model" / "config.json").write_text("{}")
     with pytest.raises(ConfigError, match="holds a finished model; --resume .* --overwrite"):
         check_output_dir(cfg())
+    (tmp_path / "run" / "checkpoint-5").mkdir()
     check_output_dir(cfg(resume_from_checkpoint=True))
+    assert (tmp_path / "run" / "checkpoint-5").exists()  # kept for the resume
     check_output_dir(cfg(overwrite=True))
+    assert not (tmp_path / "run" / "checkpoint-5").exists()  # the replaced run's steps go
     with pytest.raises(ConfigError, match="resume_from_checkpoint: .*checkpoint-999 not found"):
         check_output_dir(cfg(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-999")))

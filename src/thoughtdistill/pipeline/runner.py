@@ -91,6 +91,24 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _train_rerun(runner: Runner, spec: StageSpec, config: Any, live: Any, reason: str) -> Any:
+    """A train stage interrupted with this very config continues from its checkpoints; any
+    other re-run replaces what the stage made before (its own folder)."""
+    marker = runner.run_dir / spec.name / ".train-started.json"
+    digest = runner.config_hash(spec, config)
+    try:
+        same = json.loads(marker.read_text()).get("config_hash") == digest
+    except (OSError, ValueError):
+        same = False
+    with atomic_open(marker) as fh:
+        json.dump({"config_hash": digest}, fh)
+    update: dict[str, Any] = {"overwrite": True}
+    if same and reason == "never completed" and live.resume_from_checkpoint is False:
+        update["resume_from_checkpoint"] = True  # no-op when no checkpoint was saved
+        runner.log(f"[{spec.name}] interrupted before: continuing from its last checkpoint, if any")
+    return live.model_copy(update=update)
+
+
 def _stage_loc(source: str, name: str) -> list[Any]:
     """Where stage ``name``'s config sits in the recipe file (a list or a name mapping)."""
     try:
@@ -519,9 +537,8 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         _write_run_files(runner, resolved, result, "running")
         (runner.run_dir / name).mkdir(parents=True, exist_ok=True)
         live_config, _, _ = runner.resolve(spec, live=True)
-        if get_kind(spec.kind).name == "train" and getattr(live_config, "overwrite", True) is False:
-            # a re-run of the stage replaces what it made before in its own folder
-            live_config = live_config.model_copy(update={"overwrite": True})
+        if get_kind(spec.kind).name == "train":
+            live_config = _train_rerun(runner, spec, config, live_config, reason)
         _, fn = get_kind(spec.kind).load()
         if spec.launch is not None:
             fn = _launcher(runner, spec)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,9 @@ def check_output_dir(config: TrainConfig) -> None:
     if finished and not resume and not config.overwrite:
         raise ConfigError(f"{out}: holds a finished model; --resume continues its training, --overwrite "
                           "replaces it, or choose another output dir")
+    if config.overwrite and not resume:  # a later resume must not pick up the replaced run's steps
+        for old in out.glob("checkpoint-*"):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def run_train(config: TrainConfig) -> TrainResult:
