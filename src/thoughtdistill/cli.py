@@ -49,16 +49,10 @@ for _module in STAGE_CLIS:
 def main() -> None:
     try:
         app()
-    except ThoughtDistillError as exc:
+    except (ThoughtDistillError, OSError) as exc:
         if os.environ.get("THOUGHTDISTILL_DEBUG") or "--debug" in sys.argv:
             raise
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise SystemExit(2) from None
-    except OSError as exc:  # a path that cannot be read or written: its name and why, no traceback
-        if os.environ.get("THOUGHTDISTILL_DEBUG") or "--debug" in sys.argv:
-            raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        typer.secho(f"error: {where}{exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {_message(exc)}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         _interrupted()
@@ -67,6 +61,13 @@ def main() -> None:
         if exc.code == 130:  # click turns Ctrl-C into a silent exit 130 before it reaches us
             _interrupted()
         raise
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, OSError):  # a path that cannot be read or written: its name and why
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)
 
 
 def _interrupted() -> None:

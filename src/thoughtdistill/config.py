@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -104,15 +104,18 @@ def build_config(
 
 
 def validate_config(model: type[T], data: dict[str, Any], source: str, *, path: str | Path | None = None,
-                    loc_prefix: list[Any] | None = None, context: str | None = None) -> T:
+                    loc_prefix: list[Any] | Callable[[], list[Any]] | None = None,
+                    context: str | None = None) -> T:
     """``model`` from ``data``; the error names ``source``, the line in ``path`` when the bad
-    field is in that file, and the field."""
+    field is in that file, and the field. ``loc_prefix``: where ``data`` sits in ``path`` (a
+    callable is only asked on an error)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         loc, msg = validation_field(exc)
         msg = msg.removeprefix("Value error, ")
-        line = config_line(path, [*(loc_prefix or []), *exc.errors()[0].get("loc", ())]) if path else None
+        prefix = loc_prefix() if callable(loc_prefix) else (loc_prefix or [])
+        line = config_line(path, [*prefix, *exc.errors()[0].get("loc", ())]) if path else None
         where = f"{source}:{line}" if line else source
         where += f": {context}" if context else ""
         raise ConfigError(f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}") from None

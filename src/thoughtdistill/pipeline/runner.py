@@ -129,8 +129,13 @@ def _failed_count(result: Any) -> int:
     return failed if isinstance(failed, int) and not isinstance(failed, bool) else 0
 
 
+def _plain(value: str) -> bool:
+    """A literal string: not empty, one line, no URL, no ``${...}`` placeholder."""
+    return bool(value) and "\n" not in value and "://" not in value and not value.startswith("${")
+
+
 def _is_path_like(value: str) -> bool:
-    if not value or len(value) > 4096 or "\n" in value or "://" in value or value.startswith("${"):
+    if not _plain(value) or len(value) > 4096:
         return False
     if value.startswith(("/", "./", "../", "~")):
         return True
@@ -145,14 +150,12 @@ MODEL_KEYS = {"student", "teacher"}
 
 
 def _is_input_name(key: str, value: str) -> bool:
-    return (key in INPUT_FILE_KEYS and bool(value) and "://" not in value and not value.startswith("${")
-            and "\n" not in value and value.lower().endswith(PATH_EXT))
+    return key in INPUT_FILE_KEYS and _plain(value) and value.lower().endswith(PATH_EXT)
 
 
 def _is_model_folder_like(key: str, value: str) -> bool:
     """A student/teacher given as a path (not a fixture name, not an interpolation)."""
-    return key in MODEL_KEYS and "/" in value and "://" not in value and not value.startswith("${") \
-        and not value.lower().endswith(PATH_EXT)
+    return key in MODEL_KEYS and _plain(value) and "/" in value and not value.lower().endswith(PATH_EXT)
 
 
 def _walk(obj: Any, key: str = "") -> Any:
@@ -260,7 +263,7 @@ class Runner:
         raw = interpolate(spec.config, ctx.lookup, where=f"stages.{spec.name}.config")
         source = self.recipe.source
         config = validate_config(model, raw, source=source or "recipe", path=source,
-                                 loc_prefix=_stage_loc(source, spec.name) if source else None,
+                                 loc_prefix=(lambda: _stage_loc(source, spec.name)) if source else None,
                                  context=f"stage {spec.name!r} ({spec.kind})")
         return config, raw, ctx
 

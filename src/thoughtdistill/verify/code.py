@@ -57,12 +57,8 @@ def _short(text: str, n: int = 120) -> str:
     return repr(text if len(text) <= n else text[:n] + "…")
 
 
-DETAIL_CHARS = 300  # a program's error text kept in a verdict (it may print megabytes)
-
-
 def _failure(run: RunResult) -> str:
-    why = run.reason or f"exit code {run.returncode}"
-    return why if len(why) <= DETAIL_CHARS else why[:DETAIL_CHARS] + "…"
+    return run.reason or f"exit code {run.returncode}"
 
 
 def check_stdio(

@@ -25,10 +25,11 @@ from typing import Any, Iterable, Iterator, Sequence
 from pydantic import Field
 
 from ..config import StageConfig
+from ..io.atomic import refuse_overwriting_input
 from ..records import Chain, Record
 from .code import check_function, check_stdio, extract_code
 from .result import VerifyResult
-from .sandbox import SandboxLimits
+from .sandbox import SandboxLimits, isolation_mode
 
 
 class VerifyConfig(StageConfig):
@@ -193,8 +194,6 @@ def run_verify(config: VerifyConfig) -> VerifyRunResult:
     """Rule-verify every chain of ``config.input``; write ``config.output`` atomically."""
     from ..io import open_writer
 
-    from ..io.atomic import refuse_overwriting_input
-
     refuse_overwriting_input(config.output, [config.input])
     start = time.monotonic()
     result = VerifyRunResult(output=config.output)
@@ -207,7 +206,5 @@ def run_verify(config: VerifyConfig) -> VerifyRunResult:
                 result.records += 1
     result.seconds = time.monotonic() - start
     if any(k.startswith("sandbox") for k in result.by):
-        from .sandbox import isolation_mode
-
         result.isolation = isolation_mode(config.sandbox.isolation)
     return result
