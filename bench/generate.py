@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from openai import OpenAI
 
 from thoughtdistill.api import ChatRequest, EndpointConfig, run_requests_sync
-from thoughtdistill.testing.servers import LOCAL_KEY, katan
+from thoughtdistill.pipeline.katan import LOCAL_KEY, katan
 
 LATENCY_MS, CONCURRENCY = 200, 32
 CEILING = CONCURRENCY / (LATENCY_MS / 1000)

@@ -20,6 +20,7 @@ from pathlib import Path
 # like stdlib modules (select.py, io.py…) would shadow them: drop it, add src/ instead.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.append(__file__.rsplit("/bench/", 1)[0] + "/tests")  # shared_data: the test data folder
 sys.path.insert(0, str(_HERE.parent / "src"))
 
 import argparse
@@ -33,7 +34,7 @@ import time
 
 from thoughtdistill.io import ParquetWriter, read_records, write_records  # noqa: E402
 from thoughtdistill.records import Record  # noqa: E402
-from thoughtdistill.testing.data import shared_file  # noqa: E402
+from shared_data import shared_file  # noqa: E402
 
 RSS_LIMIT_MB = 1024
 

@@ -25,6 +25,7 @@ import sys
 # needed by subprocess) is not this script.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.append(__file__.rsplit("/bench/", 1)[0] + "/tests")  # shared_data: the test data folder
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -50,7 +51,7 @@ WORDS = ("integer prime triangle circle polynomial sequence probability matrix f
 
 
 def generate(path: Path, n_chains: int, seed: int = 0) -> dict:
-    from thoughtdistill.testing.data import shared_file
+    from shared_data import shared_file
 
     traces = [orjson.loads(x) for x in shared_file("r1_traces.jsonl").read_bytes().splitlines() if x.strip()]
     t_lens = np.array([len(t["message_thinking"]) for t in traces])

@@ -18,6 +18,7 @@ import sys
 # bench/ holds select.py, io.py...: keep them from shadowing the standard library modules
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))] \
     if (os := __import__("os")) else sys.path
+sys.path.append(__file__.rsplit("/bench/", 1)[0] + "/tests")  # shared_data: the test data folder
 
 import argparse
 import json
@@ -38,7 +39,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def real_examples(tokenizer, max_length: int, n: int, seed: int = 0):
     """``n`` chains drawn at random from the real pool, rendered and tokenised."""
     from thoughtdistill.records import Record
-    from thoughtdistill.testing.data import shared_data_dir
+    from shared_data import shared_data_dir
     from thoughtdistill.train.render import conversations, resolve_template, tokenize_conversation
 
     data = shared_data_dir()

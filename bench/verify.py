@@ -11,6 +11,7 @@ import sys
 
 # bench/select.py (another bench) would shadow the stdlib 'select' module that subprocess needs
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+sys.path.append(__file__.rsplit("/bench/", 1)[0] + "/tests")  # shared_data: the test data folder
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -18,7 +19,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path
 
-from thoughtdistill.testing.data import shared_file
+from shared_data import shared_file
 
 
 def bench_math(processes: int) -> dict:
@@ -45,7 +46,7 @@ def bench_math(processes: int) -> dict:
 def bench_judge(n_requests: int) -> dict:
     from thoughtdistill.api import EndpointConfig
     from thoughtdistill.judge import JudgeConfig, run_judge
-    from thoughtdistill.testing.servers import katan
+    from thoughtdistill.pipeline.katan import katan
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-judge-"))
     rows = [json.loads(line) for line in open(shared_file("math500.jsonl"), encoding="utf-8")]

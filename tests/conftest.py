@@ -19,7 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    from thoughtdistill.testing.data import shared_data_dir
+    from shared_data import shared_data_dir
 
     return shared_data_dir()
 
@@ -41,7 +41,7 @@ def tiny_qwen3_path() -> Path:
 @pytest.fixture
 def echo_server(tmp_path):
     """A real llm-katan echo server on 127.0.0.1 (no faults, no latency)."""
-    from thoughtdistill.testing.servers import katan
+    from thoughtdistill.pipeline.katan import katan
 
     with katan(workdir=tmp_path / "katan") as server:
         yield server
@@ -50,7 +50,7 @@ def echo_server(tmp_path):
 @pytest.fixture(scope="session")
 def smollm2_server(smollm2_path, tmp_path_factory):
     """A real llm-katan transformers server generating with the SmolLM2 fixture."""
-    from thoughtdistill.testing.servers import katan
+    from thoughtdistill.pipeline.katan import katan
 
     with katan(model=str(smollm2_path), backend="transformers", served_name="smollm2",
                max_concurrent=2, max_tokens=256,

@@ -12,7 +12,7 @@ import pytest
 from thoughtdistill.api import (ChatRequest, EndpointConfig, Journal, check_endpoints, parse_retry_after,
                                 probe_n, request_hash, run_requests_sync, run_sync)
 from thoughtdistill.errors import ConfigError, ThoughtDistillError
-from thoughtdistill.testing.servers import free_port, katan
+from thoughtdistill.pipeline.katan import free_port, katan
 
 SECRET = "sk-test-SECRET-4242-do-not-leak"
 

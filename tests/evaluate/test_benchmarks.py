@@ -90,7 +90,7 @@ def test_user_registry_file_adds_and_overrides(tmp_path, data_dir):
     items = load_items(reg["tiny_math"])
     assert [(i.id, i.answer) for i in items] == [("q1", "4"), ("q2", "2")]
     assert build_messages(reg["tiny_math"], items[0])[0]["content"] == "Q: What is 2+2? Answer in \\boxed{}."
-    assert reg["aime24"].system_prompt and reg["aime24"].path == "shared:aime24.jsonl"
+    assert reg["aime24"].system_prompt and reg["aime24"].path == "package:aime24.jsonl.gz"
     (tmp_path / "bad.yaml").write_text("benchmarks:\n  x:\n    scorer: astrology\n")
     with pytest.raises(ConfigError, match="scorer"):
         load_registry([tmp_path / "bad.yaml"])

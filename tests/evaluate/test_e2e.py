@@ -10,7 +10,7 @@ import pytest
 
 from thoughtdistill.evaluate import EvalConfig, compare_runs, run_eval
 from thoughtdistill.evaluate.backends import Sampling
-from thoughtdistill.testing.servers import LOCAL_KEY
+from thoughtdistill.pipeline.katan import LOCAL_KEY
 
 pytestmark = pytest.mark.slow
 BENCHES = ("gsm8k", "math500")

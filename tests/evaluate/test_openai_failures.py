@@ -13,7 +13,7 @@ import pytest
 from thoughtdistill.errors import ConfigError, ThoughtDistillError
 from thoughtdistill.evaluate import EvalConfig, InferConfig, run_eval, run_infer
 from thoughtdistill.evaluate.backends import OpenAIBackend, Sampling
-from thoughtdistill.testing.servers import free_port
+from thoughtdistill.pipeline.katan import free_port
 
 
 def _cli(*args):
@@ -64,7 +64,7 @@ def test_all_generations_failed_writes_the_files_then_fails(tmp_path):
 
 
 def test_some_generations_failed_is_a_loud_warning(tmp_path):
-    from thoughtdistill.testing.servers import katan
+    from thoughtdistill.pipeline.katan import katan
 
     with katan(workdir=tmp_path / "katan", timeout_after=1) as server:  # then 504 for every request
         res = _failing_infer(tmp_path, server.base_url, "half.jsonl")

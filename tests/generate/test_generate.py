@@ -19,7 +19,7 @@ import yaml
 from thoughtdistill.config import build_config
 from thoughtdistill.errors import ConfigError, RecordError
 from thoughtdistill.generate import GenerateConfig, PromptBuilder, run_generate
-from thoughtdistill.testing.servers import free_port, katan
+from thoughtdistill.pipeline.katan import free_port, katan
 
 
 def write_questions(path: Path, count: int, extra: str = "") -> Path:

@@ -256,7 +256,7 @@ def test_format_detection():
 
 
 def _shared(name):
-    from thoughtdistill.testing.data import shared_file
+    from shared_data import shared_file
 
     return shared_file(name)
 

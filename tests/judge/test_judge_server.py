@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from thoughtdistill.api import EndpointConfig
 from thoughtdistill.io import read_records
 from thoughtdistill.judge import JudgeConfig, run_judge
-from thoughtdistill.testing.servers import katan
+from thoughtdistill.pipeline.katan import katan
 
 CHAIN_FIELDS = ("teacher", "thought", "solution", "full_response", "finish_reason", "usage")
 
@@ -157,7 +157,7 @@ def test_smollm2_judge_real_output(tmp_path, smollm2_server, data_dir):
 
 def test_judge_fails_before_spending_and_says_when_every_call_failed(tmp_path):
     from thoughtdistill.errors import ConfigError, ThoughtDistillError
-    from thoughtdistill.testing.servers import free_port
+    from thoughtdistill.pipeline.katan import free_port
 
     src = _write(tmp_path / "in.jsonl", RECORDS)
     before = src.read_bytes()

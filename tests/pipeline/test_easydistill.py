@@ -13,7 +13,7 @@ import pytest
 from thoughtdistill.errors import ConfigError
 from thoughtdistill.pipeline.easydistill import (JOB_TYPES, easydistill_recipe, redacted,
                                                  run_easydistill, unknown_fields)
-from thoughtdistill.testing.data import shared_data_dir
+from shared_data import shared_data_dir
 
 CONFIGS = shared_data_dir().parent / "easydistill-configs"
 SECRET = "sk-test-literal-key-must-not-leak"
@@ -99,7 +99,7 @@ def test_unknown_fields_and_bad_job(tmp_path):
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory):
     """One real llm-katan echo server shared by this module's API-job tests."""
-    from thoughtdistill.testing.servers import katan
+    from thoughtdistill.pipeline.katan import katan
 
     with katan(workdir=tmp_path_factory.mktemp("echo")) as server:
         yield server

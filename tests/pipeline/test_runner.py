@@ -137,7 +137,7 @@ def test_env_var_names_checked(tmp_path, monkeypatch):
 
 def test_stage_with_failed_requests_runs_again(tmp_path):
     """A generate stage that gave up on some requests is not 'done': the next run re-sends them."""
-    from thoughtdistill.testing.servers import katan
+    from thoughtdistill.pipeline.katan import katan
 
     recipe = {"name": "flaky", "stages": [
         {"name": "prepare", "config": {"sources": [{"path": "${data}/gsm8k_test.jsonl", "limit": 24}],

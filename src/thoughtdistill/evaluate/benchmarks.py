@@ -1,16 +1,17 @@
 """Benchmarks as data plus a scorer, in a registry users can extend with a YAML/JSON file.
 
 A benchmark is a JSONL file, the names of the fields that hold the question and the
-reference, a prompt template and a scorer kind. Built-in entries point into the shared data
-folder (``shared:<file>``, resolved with :func:`thoughtdistill.testing.data.shared_data_dir`,
-which honours ``THOUGHTDISTILL_SHARED_DATA``); GPQA-Diamond and LiveCodeBench are not
-redistributed, so their entries need a ``path`` from the user.
+reference, a prompt template and a scorer kind. Built-in entries read the sets that ship
+inside the package (``package:<file>``, in ``thoughtdistill/evaluate/data/``, licences and
+provenance in its SOURCES.md); GPQA-Diamond and LiveCodeBench are not redistributed, so their
+entries need a ``path`` from the user.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -40,13 +41,26 @@ CODE_FUNCTION_PROMPT = (
 )
 
 
+PACKAGED = "package:"
+
+
+def packaged_file(name: str) -> Path:
+    """A benchmark file shipped in ``thoughtdistill/evaluate/data`` (a real file in any install
+    that unpacks the wheel, which pip always does)."""
+    path = Path(str(resources.files("thoughtdistill.evaluate") / "data" / name))
+    if not path.is_file():
+        raise ThoughtDistillError(f"packaged benchmark file {name!r} is missing from {path.parent}: "
+                                  "reinstall thoughtdistill")
+    return path
+
+
 class BenchmarkSpec(BaseModel):
     """One registry entry. Field names refer to keys of the benchmark's JSONL rows."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    path: str | None = None  # JSONL file; 'shared:<file>' = in the shared data folder
+    path: str | None = None  # JSONL file; 'package:<file>' = a set shipped in the package
     scorer: ScorerKind = "math"
     id_field: str = "id"
     question_field: str = "problem"
@@ -66,10 +80,8 @@ class BenchmarkSpec(BaseModel):
             raise ConfigError(
                 f"benchmark {self.name!r} is not shipped (licence); give the path to your own copy "
                 f"with --benchmark-path FILE or a registry file entry with 'path'.{hint}")
-        if self.path.startswith("shared:"):
-            from ..testing.data import shared_data_dir
-
-            return shared_data_dir() / self.path.split(":", 1)[1]
+        if self.path.startswith(PACKAGED):
+            return packaged_file(self.path[len(PACKAGED):])
         path = Path(self.path).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
@@ -79,16 +91,16 @@ class BenchmarkSpec(BaseModel):
 BUILTIN: dict[str, BenchmarkSpec] = {
     spec.name: spec
     for spec in [
-        BenchmarkSpec(name="aime24", path="shared:aime24.jsonl", description="AIME 2024 I+II (30)"),
-        BenchmarkSpec(name="aime25", path="shared:aime25.jsonl", description="AIME 2025 I+II (30)"),
-        BenchmarkSpec(name="math500", path="shared:math500.jsonl", description="MATH-500 test subset"),
-        BenchmarkSpec(name="gsm8k", path="shared:gsm8k_test.jsonl", question_field="question",
+        BenchmarkSpec(name="aime24", path="package:aime24.jsonl.gz", description="AIME 2024 I+II (30)"),
+        BenchmarkSpec(name="aime25", path="package:aime25.jsonl.gz", description="AIME 2025 I+II (30)"),
+        BenchmarkSpec(name="math500", path="package:math500.jsonl.gz", description="MATH-500 test subset"),
+        BenchmarkSpec(name="gsm8k", path="package:gsm8k_test.jsonl.gz", question_field="question",
                       answer_field="final", description="GSM8K test (1319)"),
-        BenchmarkSpec(name="humaneval", path="shared:humaneval.jsonl", scorer="code_function",
+        BenchmarkSpec(name="humaneval", path="package:humaneval.jsonl.gz", scorer="code_function",
                       question_field="prompt", answer_field=None, tests_field="test",
                       entry_point_field="entry_point", prompt_template=CODE_FUNCTION_PROMPT,
                       description="HumanEval (164), function-call tests"),
-        BenchmarkSpec(name="code_tests", path="shared:code_tests.jsonl", scorer="code_stdio",
+        BenchmarkSpec(name="code_tests", path="package:code_tests.jsonl.gz", scorer="code_stdio",
                       answer_field=None, tests_field="tests", prompt_template=CODE_STDIO_PROMPT,
                       description="Codeforces/CodeContests stdin/stdout problems (60)"),
         BenchmarkSpec(
@@ -131,7 +143,7 @@ def load_registry(files: list[str | Path] | None = None) -> dict[str, BenchmarkS
                 raise ConfigError(f"{file}: each benchmark entry needs a 'name'")
             base = registry.get(entry["name"])
             merged = dict(base.model_dump() if base else {}, **entry)
-            if merged.get("path") and not merged["path"].startswith("shared:"):
+            if merged.get("path") and not merged["path"].startswith(PACKAGED):
                 p = Path(merged["path"]).expanduser()
                 merged["path"] = str(p if p.is_absolute() else (file.parent / p).resolve())
             try:

@@ -13,8 +13,7 @@ stages:
 ```
 
 Placeholders inside configs: ``${run_dir}``, ``${stage_dir}`` (this stage's folder),
-``${stages.NAME.dir}``, ``${servers.NAME.base_url|model|api_key_env}``, ``${data}`` (the
-shared data folder), ``${fixture.smollm2}`` / ``${fixture.tiny-qwen3}`` (fixture model
+``${stages.NAME.dir}``, ``${servers.NAME.base_url|model|api_key_env}``, ``${fixture.smollm2}`` / ``${fixture.tiny-qwen3}`` (fixture model
 folders), ``${vars.KEY}``, ``${recipe_dir}``. A value that is exactly one placeholder keeps
 the placeholder's type (``n: ${vars.n}`` stays an int). Secrets never appear here: configs
 name environment variables (``api_key_env``).

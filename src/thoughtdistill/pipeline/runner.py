@@ -207,10 +207,6 @@ class _Context:
             return str(self.run_dir)
         if key == "stage_dir":
             return str(self.stage_dir)
-        if key == "data":
-            from ..testing.data import shared_data_dir
-
-            return str(shared_data_dir())
         if key == "recipe_dir":
             return str(Path(self.recipe.source).parent) if self.recipe.source else os.getcwd()
         if head == "vars" and len(parts) >= 2:

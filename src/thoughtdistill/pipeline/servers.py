@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, ThoughtDistillError
-from ..testing.servers import LOCAL_KEY, LocalServer, _wait_ready, free_port, katan_executable
+from .katan import LOCAL_KEY, LocalServer, free_port, katan_command, wait_ready
 from .recipe import ServerSpec
 
 # The env var stages read the local servers' (non-secret) key from.
@@ -75,10 +75,8 @@ def start_server(name: str, spec: ServerSpec, workdir: Path) -> LocalServer:
         cmd = [exe, "serve", model, "--host", "127.0.0.1", "--port", str(port),
                "--served-model-name", served, "--api-key", LOCAL_KEY, *spec.extra_args]
     else:
-        cmd = [katan_executable(), "--model", model, "--backend", backend,
-               "--host", "127.0.0.1", "--port", str(port), "--served-model-name", served,
-               "--max-concurrent", str(spec.max_concurrent), "--max-tokens", str(spec.max_tokens),
-               "--stats-file", str(workdir / "stats.json"), "--log-level", "warning"]
+        cmd = katan_command(model, backend, port, served_name=served, max_concurrent=spec.max_concurrent,
+                            max_tokens=spec.max_tokens, stats_file=workdir / "stats.json")
         if backend == "echo":
             cmd += ["--latency-ms", str(spec.latency_ms), "--error-rate", str(spec.error_rate)]
         else:
@@ -93,7 +91,7 @@ def start_server(name: str, spec: ServerSpec, workdir: Path) -> LocalServer:
                             preexec_fn=preexec)
     log.close()
     server = LocalServer(f"http://127.0.0.1:{port}/v1", served, proc, workdir, log_path)
-    _wait_ready(server, spec.startup_timeout)
+    wait_ready(server, spec.startup_timeout)
     return server
 
 

@@ -129,21 +129,14 @@ class EvalIndex:
                 self.grams.setdefault(g, file)
 
     def add_file(self, path: Path) -> None:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if not raw.strip():
-                    continue
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(obj, dict):
-                    continue
-                for key in EVAL_TEXT_FIELDS:
-                    val = obj.get(key)
-                    if isinstance(val, str) and val.strip():
-                        self.add_text(val, len(self.files))
-                        break
+        from ..io.jsonl import iter_dicts
+
+        for _, obj in iter_dicts(path):
+            for key in EVAL_TEXT_FIELDS:
+                val = obj.get(key)
+                if isinstance(val, str) and val.strip():
+                    self.add_text(val, len(self.files))
+                    break
         self.files.append(str(path))
 
     def match(self, text: str, toks: list[str] | None = None) -> int | None:

@@ -62,12 +62,11 @@ def _peak_rss_mb() -> float:
 
 
 def default_eval_files(inputs: list[Path], exclude: list[str] = ()) -> list[Path]:
-    """Every ``*.jsonl`` of the shared data folder except the inputs and ``exclude`` (file names)."""
-    from ..testing.data import shared_data_dir
+    """The packaged benchmark sets, less ``exclude`` (benchmark names)."""
+    from ..evaluate.benchmarks import BUILTIN
 
-    folder = shared_data_dir()
-    mine = {p.resolve() for p in inputs}
-    return sorted(p for p in folder.glob("*.jsonl") if p.resolve() not in mine and p.name not in set(exclude))
+    return [spec.resolved_path() for name, spec in BUILTIN.items()
+            if spec.path and not spec.needs_user_file and name not in set(exclude)]
 
 
 class _Steps:

@@ -1,11 +1,13 @@
-"""Where the real shared data lives (``../shared/data`` beside the checkout by default)."""
+"""Where the real test data lives (``../shared/data`` beside the checkout by default).
+
+Test and bench data only: nothing under ``src/`` reads this folder (the product ships what it
+needs). Tests get it through the ``data_dir`` fixture; bench scripts import this module."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from ..errors import ThoughtDistillError
 
 
 def shared_data_dir() -> Path:
@@ -17,7 +19,7 @@ def shared_data_dir() -> Path:
     for path in candidates:
         if (path / "MANIFEST.md").exists():
             return path
-    raise ThoughtDistillError(
+    raise FileNotFoundError(
         "shared data not found: set THOUGHTDISTILL_SHARED_DATA to the folder holding MANIFEST.md"
     )
 
@@ -25,5 +27,5 @@ def shared_data_dir() -> Path:
 def shared_file(name: str) -> Path:
     path = shared_data_dir() / name
     if not path.exists():
-        raise ThoughtDistillError(f"{path}: shared data file missing")
+        raise FileNotFoundError(f"{path}: shared data file missing")
     return path

@@ -1,5 +1,5 @@
-"""Start real OpenAI-compatible servers on 127.0.0.1 (llm-katan), for tests, benches and
-the offline quick start. These are real HTTP servers, not mocks."""
+"""Real OpenAI-compatible servers on 127.0.0.1 (llm-katan): the pipeline's local teacher and
+judge, and the servers tests and benches talk to. Real HTTP servers, not mocks."""
 
 from __future__ import annotations
 
@@ -57,6 +57,17 @@ def katan_executable() -> str:
     return exe
 
 
+def katan_command(model: str, backend: str, port: int, *, served_name: str | None, max_concurrent: int,
+                  max_tokens: int, stats_file: Path) -> list[str]:
+    """The llm-katan command line both the pipeline and tests start (backend flags added after)."""
+    cmd = [katan_executable(), "--model", model, "--backend", backend,
+           "--host", "127.0.0.1", "--port", str(port), "--max-concurrent", str(max_concurrent),
+           "--stats-file", str(stats_file), "--max-tokens", str(max_tokens), "--log-level", "warning"]
+    if served_name:
+        cmd += ["--served-model-name", served_name]
+    return cmd
+
+
 def start_katan(
     model: str = "echo-teacher",
     *,
@@ -78,15 +89,8 @@ def start_katan(
     workdir = Path(workdir or tempfile.mkdtemp(prefix="katan-"))
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [
-        katan_executable(), "--model", str(model), "--backend", backend,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--max-concurrent", str(max_concurrent),
-        "--stats-file", str(workdir / "stats.json"),
-        "--max-tokens", str(max_tokens), "--log-level", "warning",
-    ]
-    if served_name:
-        cmd += ["--served-model-name", served_name]
+    cmd = katan_command(str(model), backend, port, served_name=served_name, max_concurrent=max_concurrent,
+                        max_tokens=max_tokens, stats_file=workdir / "stats.json")
     if backend == "echo":
         cmd += ["--latency-ms", str(latency_ms), "--error-rate", str(error_rate),
                 "--timeout-after", str(timeout_after)]
@@ -97,11 +101,11 @@ def start_katan(
     log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     server = LocalServer(f"http://127.0.0.1:{port}/v1", served_name or str(model), proc, workdir, log_path)
-    _wait_ready(server, startup_timeout)
+    wait_ready(server, startup_timeout)
     return server
 
 
-def _wait_ready(server: LocalServer, timeout: float) -> None:
+def wait_ready(server: LocalServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
