@@ -9,6 +9,7 @@ import sys
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from thoughtdistill.errors import ConfigError, RecordError
 from thoughtdistill.select import report_path, SelectConfig, parse_filter, run_select
@@ -93,7 +94,7 @@ def test_duplicate_whose_chains_fail_does_not_hide_the_good_copy(tmp_path):
     assert [r["id"] for r in read(tmp_path / "o" / "s.jsonl")] == ["good"]
 
 
-def test_decontamination_against_shared_and_user_files(tmp_path, data_dir):
+def test_decontamination_against_packaged_benchmarks_and_user_files(tmp_path, data_dir):
     math500 = [orjson.loads(x) for x in (data_dir / "math500.jsonl").read_bytes().splitlines()[:3]]
     mine = "Compute the number of lattice points strictly inside the triangle with vertices at the origin and two given points."
     user_eval = write_jsonl(tmp_path / "my_eval.jsonl", [{"problem": mine}])
@@ -105,9 +106,42 @@ def test_decontamination_against_shared_and_user_files(tmp_path, data_dir):
     res = run_select(cfg(inp, tmp_path / "o" / "s.jsonl", hygiene={"near_dedup": False, "eval_files": [user_eval]}))
     assert [r["id"] for r in read(tmp_path / "o" / "s.jsonl")] == ["clean"]
     reasons = steps(res)["decontaminate"]["reasons"]
-    assert reasons["contaminated_questions:math500.jsonl"] == 2
+    assert reasons["contaminated_questions:math500"] == 2
     assert reasons["contaminated_questions:my_eval.jsonl"] == 1
-    assert any(f.endswith("gsm8k_test.jsonl") for f in res.report["hygiene"]["eval_files"])
+    names = [s["name"] for s in res.report["hygiene"]["eval_sets"]]
+    assert names == ["aime24", "aime25", "math500", "gsm8k", "humaneval", "code_tests", "my_eval.jsonl"]
+    assert not res.report["warnings"]  # active by default, nothing to warn about
+
+
+def test_decontaminate_against_chooses_benchmarks_by_name(tmp_path, data_dir):
+    math500 = [orjson.loads(x) for x in (data_dir / "math500.jsonl").read_bytes().splitlines()[:1]]
+    rows = [rec("m0", [chain(5, 4)], question=math500[0]["problem"]), rec("clean", [chain(5, 4)], question=LONG_Q)]
+    inp = write_jsonl(tmp_path / "in.jsonl", rows)
+    res = run_select(cfg(inp, tmp_path / "o" / "s.jsonl",
+                         hygiene={"near_dedup": False, "decontaminate_against": ["gsm8k", "aime24"]}))
+    assert [r["id"] for r in read(tmp_path / "o" / "s.jsonl")] == ["m0", "clean"]  # MATH-500 not chosen
+    assert [s["name"] for s in res.report["hygiene"]["eval_sets"]] == ["gsm8k", "aime24"]
+    with pytest.raises(ValidationError, match="unknown benchmark.*gpqa.*packaged: aime24"):
+        cfg(inp, tmp_path / "o" / "t.jsonl", hygiene={"decontaminate_against": ["gpqa"]})
+    with pytest.raises(ValidationError, match="replaced by decontaminate_against"):
+        cfg(inp, tmp_path / "o" / "t.jsonl", hygiene={"shared_exclude": ["math500.jsonl"]})
+
+
+def test_a_converted_copy_of_an_evaluation_set_is_recognised_by_content(tmp_path, data_dir):
+    """The published MATH-500 rows (../shared/data/math500.jsonl), converted to canonical records
+    under another name and given chains: decontamination removes every one, and the message
+    names decontamination and the benchmark instead of blaming missing RV/CD levels."""
+    from thoughtdistill.io.convert import load_questions
+
+    questions = load_questions(data_dir / "math500.jsonl")[:40]
+    rows = [rec(f"c{i}", [chain(5, 4)], question=q.question) for i, q in enumerate(questions)]
+    inp = write_jsonl(tmp_path / "training_copy.jsonl", rows)
+    res = run_select(cfg(inp, tmp_path / "o" / "s.jsonl", hygiene={"near_dedup": False}))
+    assert res.chains_out == 0
+    assert any("40 of 40 input questions appear in evaluation set math500" in w for w in res.report["warnings"])
+    why = res.report["warnings"][-1]
+    assert why.startswith("selected nothing: decontamination removed the last 40 chain(s)")
+    assert "math500 (40 questions)" in why and "RV/CD" not in why
 
 
 def test_quality_filters(tmp_path):
@@ -224,8 +258,7 @@ def test_identical_across_processes_and_hash_seeds(tmp_path, multi_chain_file):
         out = tmp_path / seed / "sel.jsonl"
         env = {**os.environ, "PYTHONHASHSEED": seed}
         p = subprocess.run([sys.executable, "-m", "thoughtdistill", "select", str(multi_chain_file), "-o", str(out),
-                            "-s", "rv-cd-mix", "--no-figures", "--seed", "5",
-                            "--shared-exclude", "multi_chain.jsonl"], capture_output=True, text=True, env=env)
+                            "-s", "rv-cd-mix", "--no-figures", "--seed", "5"], capture_output=True, text=True, env=env)
         assert p.returncode == 0, p.stderr
         outs.append(out.read_bytes())
         rep = json.loads(report_path(out).read_text())

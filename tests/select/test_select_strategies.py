@@ -52,7 +52,7 @@ def read(path: Path) -> list[dict]:
 def test_each_strategy_on_real_records(tmp_path, multi_chain_file, multi_chain_rows, strategy):
     out = tmp_path / "out" / "selected.jsonl"
     res = run_select(cfg(multi_chain_file, out, strategy=strategy, random={"n": 40},
-                         hygiene={"shared_exclude": ["multi_chain.jsonl"]}))
+                         hygiene={}))
     rows = read(out)
     assert res.chains_out == sum(len(r["reasoning"]) for r in rows) > 0
     by_id = {r["id"]: r for r in multi_chain_rows}
@@ -69,7 +69,7 @@ def test_each_strategy_on_real_records(tmp_path, multi_chain_file, multi_chain_r
     assert ids == [i for i in order if i in set(ids)]  # input order
     # 7 of these MATH questions are in math500: removed and attributed
     steps = {s["step"]: s for s in res.report["steps"]}
-    assert steps["decontaminate"]["reasons"] == {"contaminated_questions:math500.jsonl": 7}
+    assert steps["decontaminate"]["reasons"] == {"contaminated_questions:math500": 7}
     if strategy == "random":
         assert res.chains_out == 40
 
@@ -80,7 +80,7 @@ def test_byte_identical_for_a_seed(tmp_path, multi_chain_file, strategy):
     for run in range(2):
         out = tmp_path / f"run{run}" / "sel.jsonl"
         run_select(cfg(multi_chain_file, out, strategy=strategy, seed=7, random={"n": 30},
-                       budget={"max_chains": 50}, hygiene={"use_shared_data": False}))
+                       budget={"max_chains": 50}, hygiene={"decontaminate_against": []}))
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and outs[0]
 

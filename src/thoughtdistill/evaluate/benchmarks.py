@@ -122,6 +122,11 @@ BUILTIN: dict[str, BenchmarkSpec] = {
 }
 
 
+def packaged_benchmarks() -> list[str]:
+    """Names of the built-in benchmarks whose data ships in the package."""
+    return [name for name, spec in BUILTIN.items() if spec.path and spec.path.startswith(PACKAGED)]
+
+
 def load_registry(files: list[str | Path] | None = None) -> dict[str, BenchmarkSpec]:
     """Built-in benchmarks plus entries from user YAML/JSON files (later files win).
 

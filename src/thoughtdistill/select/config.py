@@ -141,10 +141,33 @@ class HygieneConfig(_Params):
     num_perm: int = Field(default=64, ge=8)
     shingle: int = Field(default=3, ge=1)
     decontaminate: bool = True
-    use_shared_data: bool = True
-    shared_exclude: list[str] = Field(default_factory=list, description="shared data file names not to use")
-    eval_files: list[Path] = Field(default_factory=list)
+    decontaminate_against: list[str] | None = Field(
+        default=None, description="packaged benchmarks to decontaminate against, by name (default: all of them)")
+    eval_files: list[Path] = Field(default_factory=list, description="more evaluation sets (JSONL with question/problem/prompt)")
     ngram: int = Field(default=13, ge=3)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ({"shared_exclude", "use_shared_data"} & data.keys()):
+            raise ValueError("shared_exclude / use_shared_data were replaced by decontaminate_against: "
+                             "a list of benchmark names (default: every packaged benchmark)")
+        return data
+
+    @field_validator("decontaminate_against", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [name.strip() for name in v.split(",") if name.strip()]
+        if v is not None:
+            from ..evaluate.benchmarks import packaged_benchmarks
+
+            known = packaged_benchmarks()
+            unknown = [name for name in v if name not in known]
+            if unknown:
+                raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; packaged: {', '.join(known)} "
+                                 "(other evaluation sets: eval_files)")
+        return v
 
 
 class BudgetConfig(_Params):

@@ -117,6 +117,7 @@ class EvalIndex:
         self.grams: dict[str, int] = {}  # n-gram -> index of the first file holding it
         self.short: dict[str, int] = {}
         self.files: list[str] = []
+        self.labels: list[str] = []  # benchmark name (or file name) of each file
         self.texts = 0
 
     def add_text(self, text: str, file: int = -1) -> None:
@@ -128,7 +129,7 @@ class EvalIndex:
             for g in _ngram_keys(toks, self.n):
                 self.grams.setdefault(g, file)
 
-    def add_file(self, path: Path) -> None:
+    def add_file(self, path: Path, label: str | None = None) -> None:
         from ..io.jsonl import iter_dicts
 
         for _, obj in iter_dicts(path):
@@ -138,6 +139,7 @@ class EvalIndex:
                     self.add_text(val, len(self.files))
                     break
         self.files.append(str(path))
+        self.labels.append(label or Path(path).name)
 
     def match(self, text: str, toks: list[str] | None = None) -> int | None:
         """Index (in ``files``) of an evaluation file sharing an n-gram with ``text``, else None."""

@@ -41,6 +41,7 @@ def report_path(output: Path) -> Path:
 def figures_dir(output: Path) -> Path:
     return output.with_name(_output_stem(output) + FIGURES_SUFFIX)
 REPORT_VERSION = 1
+CONTAMINATED = "contaminated_questions:"
 
 
 @dataclass
@@ -61,12 +62,19 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def default_eval_files(inputs: list[Path], exclude: list[str] = ()) -> list[Path]:
-    """The packaged benchmark sets, less ``exclude`` (benchmark names)."""
-    from ..evaluate.benchmarks import BUILTIN
+def decontamination_sets(hygiene) -> list[tuple[str, Path]]:
+    """(label, file) of every evaluation set to decontaminate against: the packaged benchmarks
+    chosen by name (all of them by default), then the user's ``eval_files`` (labelled by file
+    name). Evaluation data only: training samples never belong here."""
+    from ..evaluate.benchmarks import BUILTIN, packaged_benchmarks
 
-    return [spec.resolved_path() for name, spec in BUILTIN.items()
-            if spec.path and not spec.needs_user_file and name not in set(exclude)]
+    names = packaged_benchmarks() if hygiene.decontaminate_against is None else hygiene.decontaminate_against
+    sets = [(name, BUILTIN[name].resolved_path()) for name in names]
+    for f in hygiene.eval_files:
+        if not Path(f).exists():
+            raise ConfigError(f"hygiene.eval_files: {f} not found")
+        sets.append((Path(f).name, Path(f)))
+    return sets
 
 
 class _Steps:
@@ -86,7 +94,7 @@ class _Steps:
 
 
 def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps,
-            eval_files: list[str] | None = None) -> tuple[np.ndarray, dict, dict]:
+            eval_sets: list[str] = ()) -> tuple[np.ndarray, dict, dict]:
     st = stats
     alive = np.ones(st.n_chains, bool)
     steps.add("read", alive, alive, {"bad_rows": st.rows_bad})
@@ -143,10 +151,9 @@ def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps
         before = alive.copy()
         qa = q_alive()
         alive &= st.q_contaminated[st.q] == 0
-        files = eval_files or []
-        hits = np.bincount(st.q_contaminated[qa], minlength=len(files) + 1)[1:]
+        hits = np.bincount(st.q_contaminated[qa], minlength=len(eval_sets) + 1)[1:]
         steps.add("decontaminate", alive, before,
-                  {f"contaminated_questions:{Path(f).name}": int(h) for f, h in zip(files, hits)})
+                  {f"{CONTAMINATED}{label}": int(h) for label, h in zip(eval_sets, hits)})
     # strategy
     rng = np.random.default_rng(cfg.seed)
     tie = rng.random(st.n_chains)
@@ -184,17 +191,40 @@ def _why_empty(cfg: SelectConfig, stats: Stats, steps: list[dict], srep: dict, b
         what = "the input has no rows" if stats.n_rows == 0 else f"the input's {stats.n_rows} row(s) have no chains"
         bad = f" ({stats.rows_bad} bad row(s) left out)" if stats.rows_bad else ""
         return f"selected nothing: {what}{bad}"
-    if cfg.strategy != "random" and not ((stats.rv >= 0) & (stats.cd >= 0)).any():
+    row = next((r for r in steps if r["chains"] == 0), steps[-1])
+    if row["step"] == "decontaminate":
+        return (f"selected nothing: decontamination removed the last {row['removed_chains']} chain(s): their "
+                f"questions appear in {_matched_sets(row)}; the input is evaluation data, not training data "
+                "(choose the sets with hygiene.decontaminate_against)")
+    pre_strategy = row["step"] not in ("strategy", "budget")
+    if not pre_strategy and cfg.strategy != "random" and not ((stats.rv >= 0) & (stats.cd >= 0)).any():
         return (f"selected nothing: no chain has RV/CD levels ({cfg.strategy} needs them): "
                 "run `thoughtdistill judge` first")
     matched = srep.get("matched")
     if matched and matched["chains"] == 0:
         return f"selected nothing: random --match {matched['strategy']} copies its count, and it selects no chains"
-    row = next((r for r in steps if r["chains"] == 0), steps[-1])
     why = ", ".join(f"{_reason_label(k, brep if row['step'] == 'budget' else {})}: {v}"
                     for k, v in row["reasons"].items())
     return f"selected nothing: step '{row['step']}' removed the last {row['removed_chains']} chain(s)" + (
         f" ({why})" if why else "")
+
+
+def _matched_sets(row: dict) -> str:
+    """'benchmark math500 (500 questions)' from a decontaminate step's reasons."""
+    hits = [(k[len(CONTAMINATED):], v) for k, v in row["reasons"].items() if k.startswith(CONTAMINATED)]
+    return "evaluation set(s) " + ", ".join(f"{name} ({n} question{'s' * (n != 1)})" for name, n in hits)
+
+
+def _looks_like_eval_set(steps: list[dict], share: float = 0.5) -> list[str]:
+    """Recognise, by content, an input that is (a copy of) an evaluation set: more than half of its
+    questions match one set. Its path does not matter: a converted copy is recognised too."""
+    row = next((r for r in steps if r["step"] == "decontaminate"), None)
+    if row is None:
+        return []
+    before = row["questions"] + row["removed_questions"]
+    return [f"decontamination: {n} of {before} input questions appear in evaluation set {k[len(CONTAMINATED):]}: "
+            "the input looks like that benchmark itself, not training data"
+            for k, n in row["reasons"].items() if k.startswith(CONTAMINATED) and before and n > share * before]
 
 
 def _reason_label(reason: str, brep: dict) -> str:
@@ -267,16 +297,8 @@ def run_select(config: SelectConfig) -> SelectResult:
         ev: EvalIndex | None = None
         if hy.decontaminate:
             ev = EvalIndex(hy.ngram)
-            files = list(hy.eval_files)
-            if hy.use_shared_data:
-                try:
-                    files = default_eval_files(cfg.input, hy.shared_exclude) + files
-                except Exception as exc:  # no shared data here: say so, go on with user files
-                    warnings.append(f"decontamination: {exc}")
-            for f in files:
-                if not Path(f).exists():
-                    raise ConfigError(f"hygiene.eval_files: {f} not found")
-                ev.add_file(Path(f))
+            for label, path in decontamination_sets(hy):
+                ev.add_file(path, label)
         mh = MinHasher(hy.num_perm, hy.near_threshold, hy.shingle) if hy.near_dedup else None
         scanner = Scanner(cfg.quality, cfg.chars_per_token, mh, ev, cfg.student_fit.difficulty_key, work, cfg.on_error)
         for p in cfg.input:
@@ -284,7 +306,7 @@ def run_select(config: SelectConfig) -> SelectResult:
         stats = scanner.finish()
         t_scan = time.perf_counter()
         steps = _Steps(stats)
-        kept, srep, brep = _decide(cfg, stats, mh, steps, ev.files if ev else None)
+        kept, srep, brep = _decide(cfg, stats, mh, steps, ev.labels if ev else [])
         t_decide = time.perf_counter()
         q_out, c_out = _write(cfg, stats, kept)
         t_write = time.perf_counter()
@@ -302,10 +324,11 @@ def run_select(config: SelectConfig) -> SelectResult:
             "steps": steps.rows,
             "strategy_report": srep,
             "budget_report": brep,
-            "hygiene": {"eval_files": ev.files if ev else [], "eval_texts": ev.texts if ev else 0,
+            "hygiene": {"eval_sets": [{"name": label, "path": path} for label, path in zip(ev.labels, ev.files)]
+                        if ev else [], "eval_texts": ev.texts if ev else 0,
                         "lsh_bands": mh.bands if mh else None, "lsh_rows": mh.rows if mh else None},
             "errors": stats.errors,
-            "warnings": warnings + srep.get("warnings", []) + brep.get("warnings", []),
+            "warnings": warnings + _looks_like_eval_set(steps.rows) + srep.get("warnings", []) + brep.get("warnings", []),
         }
         if c_out == 0:
             report["warnings"].append(_why_empty(cfg, stats, steps.rows, srep, brep))
