@@ -39,30 +39,28 @@ def run_sync(coro: Awaitable[T]) -> T:
 
 
 class _Progress:
-    def __init__(self, enabled: bool, total: int | None, stats: Stats, desc: str):
-        self.stats, self.bar, self._last = stats, None, 0.0
-        self._t0 = time.monotonic()
-        if enabled:
-            from tqdm import tqdm
+    """The engine's view of :class:`thoughtdistill.progress.Progress`: a bar on a terminal,
+    periodic lines otherwise, with token rate, retries and failures."""
 
-            self.bar = tqdm(total=total, desc=desc, unit="req", dynamic_ncols=True,
-                            mininterval=0.5, file=sys.stderr, smoothing=0.1)
+    def __init__(self, enabled: bool, total: int | None, stats: Stats, desc: str):
+        from ..progress import Progress
+
+        self.stats, self._last = stats, 0.0
+        self._t0 = time.monotonic()
+        self.bar = Progress(total, desc, "req", enabled=enabled)
 
     def update(self) -> None:
-        if self.bar is None:
-            return
         self.bar.update(1)
         now = time.monotonic()
         if now - self._last >= 0.5:
             self._last = now
             s = self.stats
             tok = (s.prompt_tokens + s.completion_tokens) / max(1e-9, now - self._t0)
-            self.bar.set_postfix_str(f"tok/s={tok:,.0f} retries={s.retries} failed={s.failed} "
-                                     f"cached={s.cached} resumed={s.resumed}", refresh=False)
+            self.bar.set_postfix(f"tok/s={tok:,.0f} retries={s.retries} failed={s.failed} "
+                                 f"cached={s.cached} resumed={s.resumed}")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 class Engine:

@@ -169,6 +169,24 @@ def top_k_top_p_processor(top_k: int, top_p: float | None):
     return _TopKTopP()
 
 
+def _progress_criteria(report: Any, before: int, size: int, prompt_len: int, max_new: int,
+                       stop_ids: list[int]) -> Any:
+    """A stopping criterion that never stops: it reports the samples done so far, the
+    finished rows of the batch plus the unfinished ones' share of the token budget."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Report(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001
+            import torch
+
+            new = input_ids[:, prompt_len:]
+            finished = int(torch.isin(new, torch.tensor(stop_ids, device=new.device)).any(dim=1).sum())
+            report(before + finished + (size - finished) * min(1.0, new.shape[1] / max_new))
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Report()])
+
+
 class TransformersBackend:
     """Batched generation with transformers: left padding, KV cache, stop at end of turn."""
 
@@ -199,6 +217,7 @@ class TransformersBackend:
         self.model.to(self.device).eval()
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
         self._torch = torch
+        self.on_progress: Any = None  # callable(samples done in this generate call), per decode step
 
     def describe(self) -> dict[str, Any]:
         import hashlib
@@ -252,6 +271,10 @@ class TransformersBackend:
                     kwargs["min_p"] = sampling.min_p
             else:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
+            if self.on_progress is not None:
+                kwargs["stopping_criteria"] = _progress_criteria(
+                    self.on_progress, start, len(batch), enc["input_ids"].shape[1], sampling.max_new_tokens,
+                    self.stop_ids)
             with torch.inference_mode():
                 out = self.model.generate(**enc, **kwargs)
             new = out[:, enc["input_ids"].shape[1]:].tolist()

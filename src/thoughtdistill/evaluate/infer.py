@@ -64,6 +64,7 @@ class GenSettings(StageConfig):
     tokenizer: str | None = None  # HF folder for exact thinking/answer token counts (openai)
     cache_dir: str | None = None
     label: str | None = None  # name shown in compare tables (default: model folder name)
+    progress: bool = True  # a bar on a terminal, else a line every ~10 s
 
 
 class InferConfig(GenSettings):
@@ -125,6 +126,17 @@ def check_model_folder(model: str) -> None:
         raise ConfigError(f"{folder}: a LoRA adapter, not a whole model; evaluate the merged model "
                           f"(train writes it to {folder.parent})")
     raise ConfigError(f"{folder}: not a model folder (no config.json)")
+
+
+def resolve_model(model: str, backend: str = "transformers") -> str:
+    """A fixture name (``smollm2``, ``tiny-qwen3``, or ``fixture:<name>``) as ``train`` accepts
+    it: the fixture's folder, built on first use. Other names and the openai backend: as given."""
+    from ..models import MODEL_NAMES, ensure_model
+
+    name = model.removeprefix("fixture:")
+    if backend == "openai" or name not in MODEL_NAMES or Path(model).exists():
+        return model
+    return str(ensure_model(name))
 
 
 def make_backend(cfg: GenSettings, journal_path: Path | None = None) -> InferBackend:
@@ -252,6 +264,9 @@ def run_infer(config: InferConfig, backend: InferBackend | None = None) -> Infer
     ``backend`` passed in is used as it is. Failed generations are written with their
     ``error`` (retried on the next run) and counted in the result, not raised.
     """
+    if config.model != (model := resolve_model(config.model, config.backend)):
+        label = config.label or default_label(config.model.removeprefix("fixture:"))
+        config = config.model_copy(update={"model": model, "label": label})
     spec, items, path = resolve_benchmark(config)
     output = Path(config.output)
     meta_path = output.with_name(output.name + ".meta.json")
@@ -321,15 +336,21 @@ def _chunk_size(config: InferConfig) -> int:
 def _run_jobs(config: InferConfig, spec: BenchmarkSpec, backend: InferBackend, jobs: list[tuple[EvalItem, int]],
               label: str, output: Path, tally: _Tally) -> None:
     """Generate ``jobs`` chunk by chunk, appending one row per (item, sample) to ``output``."""
+    from ..progress import Progress
+
     chunk = _chunk_size(config)
     sampling = config.sampling.resolved(config.enable_thinking)
-    with JsonlAppender(output) as sink:
+    with JsonlAppender(output) as sink, Progress(len(jobs), f"infer {label}", "sample",
+                                                 enabled=config.progress) as bar:
         for start in range(0, len(jobs), chunk):
             part = jobs[start:start + chunk]
             prompts = [build_messages(spec, item, config.prompt_template, config.system_prompt)
                        for item, _ in part]
             seeds = [sample_seed(config.seed, item.id, s) for item, s in part]
+            if hasattr(backend, "on_progress"):  # samples done within a call (transformers: per decode step)
+                backend.on_progress = lambda done, base=start: bar.set_done(base + done)
             outs = _generate(backend, prompts, sampling, seeds, [f"{i.id}#{s}" for i, s in part])
+            bar.set_done(start + len(part))
             for (item, s), messages, seed, out in zip(part, prompts, seeds, outs):
                 sink.write({"id": item.id, "sample": s, "benchmark": spec.name, "model": label,
                             "messages": messages, "text": out.text, "reasoning": out.reasoning,

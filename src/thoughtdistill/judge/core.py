@@ -176,15 +176,24 @@ def _tail(text: str, n: int = RAW_KEEP) -> str:
 
 # ----------------------------------------------------------------------------- engine passes
 
+def count_tasks(config: JudgeConfig) -> int:
+    """How many judge calls :func:`iter_tasks` will make (no prompt is rendered): the bar's total."""
+    total = 0
+    for record in read_input(config.input, config.input_format, config.limit):
+        metrics = sum(_wanted(config, record, m) for m in config.metrics)
+        total += metrics * len(config.judges) * sum(c.finish_reason != "error" for c in record.reasoning)
+    return total
+
+
 def _run(config: JudgeConfig, requests: Iterator[ChatRequest] | list[ChatRequest], work: Path,
-         stats: JudgeResult, desc: str) -> Iterator[ChatResult]:
+         stats: JudgeResult, desc: str, total: int | None = None) -> Iterator[ChatResult]:
     cache = (config.cache_dir or default_cache_dir()) if config.cache else None
 
     async def collect() -> list[ChatResult]:
         out = []
         async for res in run_requests(config.judges, requests, journal_path=work / "journal.jsonl",
                                       cache_dir=cache, progress=config.progress,
-                                      retry_failed=config.retry_failed, desc=desc):
+                                      retry_failed=config.retry_failed, desc=desc, total=total):
             out.append(res)
         return out
 
@@ -221,7 +230,8 @@ def _collect_scores(config: JudgeConfig, rubric: Rubric, work: Path, stats: Judg
             yield _request(task, config.temperature)
 
     retry: dict[str, str] = {}
-    for res in _run(config, requests(), work, stats, "judge"):
+    total = count_tasks(config) if config.progress else None
+    for res in _run(config, requests(), work, stats, "judge", total):
         if not res.ok:
             scores[res.key] = _Score(None, False, res.error, "request failed")
             continue

@@ -15,7 +15,7 @@ import multiprocessing as mp
 import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from .result import VerifyResult
 
@@ -222,15 +222,26 @@ def verify_math_many(
     processes: int = 2,
     timeout_s: float = 5.0,
     chunksize: int = 8,
+    on_result: Callable[[], None] | None = None,
 ) -> list[VerifyResult]:
     """``verify_math`` over (response, gold) pairs, in order, on ``processes`` worker
-    processes (``processes <= 1`` runs serially in this process)."""
+    processes (``processes <= 1`` runs serially in this process); ``on_result`` is called
+    after each pair (progress)."""
     tasks = [(r, g, timeout_s) for r, g in pairs]
+    tick = on_result or (lambda: None)
+
+    def counted(results: Iterable[VerifyResult]) -> list[VerifyResult]:
+        out = []
+        for res in results:
+            out.append(res)
+            tick()
+        return out
+
     if processes <= 1 or len(tasks) <= 1:
-        return [_verify_pair(t) for t in tasks]
+        return counted(_verify_pair(t) for t in tasks)
     # fork is cheap and needs no re-import of __main__; a parent with other threads running
     # (an event loop, a progress bar) is not forked (a lock held by another thread would be
     # copied locked): a fork server starts the workers then.
     ctx = mp.get_context("fork" if threading.active_count() == 1 else "forkserver")
     with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_warm) as pool:
-        return list(pool.map(_verify_pair, tasks, chunksize=max(1, chunksize)))
+        return counted(pool.map(_verify_pair, tasks, chunksize=max(1, chunksize)))

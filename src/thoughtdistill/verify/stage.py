@@ -20,12 +20,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import Field
 
 from ..config import StageConfig
 from ..io.atomic import refuse_overwriting_input
+from ..progress import Progress
 from ..records import Chain, Record
 from .code import check_function, check_stdio, extract_code
 from .result import VerifyResult
@@ -42,6 +43,7 @@ class VerifyConfig(StageConfig):
     batch_records: int = Field(default=256, ge=1, description="records verified per batch")
     math_timeout_s: float = Field(default=5.0, gt=0)
     limit: int | None = Field(default=None, ge=1, description="only the first N records")
+    progress: bool = Field(default=True, description="a bar on a terminal, else a line every ~10 s")
 
 
 @dataclass
@@ -108,26 +110,29 @@ def verify_pairs(
     code_workers: int = 2,
     limits: SandboxLimits | None = None,
     math_timeout_s: float = 5.0,
+    on_result: Callable[[], None] | None = None,
 ) -> list[VerifyResult | None]:
-    """Rule-verify (record, chain) pairs; None where no rule applies. Order is kept."""
+    """Rule-verify (record, chain) pairs; None where no rule applies. Order is kept.
+    ``on_result`` is called once per pair (progress)."""
     from .math import verify_math_many
 
     limits = limits or SandboxLimits()
     out: list[VerifyResult | None] = [None] * len(pairs)
     math_idx: list[int] = []
     code_idx: list[tuple[int, str]] = []
+    tick = on_result or (lambda: None)
     for i, (record, chain) in enumerate(pairs):
-        if chain.finish_reason == "error":
-            continue
-        rule = rule_for(record)
+        rule = None if chain.finish_reason == "error" else rule_for(record)
         if rule == "math":
             math_idx.append(i)
         elif rule is not None:
             code_idx.append((i, rule))
+        else:
+            tick()
     if math_idx:
         results = verify_math_many(
             [(chain_text(pairs[i][1]), pairs[i][0].answer) for i in math_idx],
-            processes=processes if len(math_idx) >= 16 else 1, timeout_s=math_timeout_s)
+            processes=processes if len(math_idx) >= 16 else 1, timeout_s=math_timeout_s, on_result=tick)
         for i, res in zip(math_idx, results):
             out[i] = res
     if code_idx:
@@ -139,6 +144,7 @@ def verify_pairs(
         with ThreadPoolExecutor(max_workers=code_workers) as pool:
             for i, res in pool.map(run, code_idx):
                 out[i] = res
+                tick()
     return out
 
 
@@ -162,16 +168,34 @@ def read_input(path: Path, fmt: str | None, limit: int | None = None) -> Iterato
         yield record
 
 
+def count_chains(path: Path, limit: int | None = None) -> int | None:
+    """Chains in a records file (raw rows, no validation): a progress total; None if unreadable."""
+    from ..io import iter_rows
+
+    total = 0
+    try:
+        for i, (_, _, row) in enumerate(iter_rows(path)):
+            if limit is not None and i >= limit:
+                break
+            chains = row.get("reasoning") if isinstance(row, dict) else None
+            total += len(chains) if isinstance(chains, list) else 0
+    except Exception:  # noqa: BLE001 - the real read reports the problem
+        return None
+    return total or None  # another format (chains under other keys): no total
+
+
 def hiding(limits: SandboxLimits, *paths: Path) -> SandboxLimits:
     """``limits`` that also hide ``paths`` (the input, which holds the tests) from the programs."""
     return limits.model_copy(update={"hide": [*limits.hide, *(str(Path(p).resolve()) for p in paths)]})
 
 
-def apply_verdicts(records: list[Record], config: Any, counts: VerifyRunResult | None = None) -> None:
+def apply_verdicts(records: list[Record], config: Any, counts: VerifyRunResult | None = None,
+                   on_result: Callable[[], None] | None = None) -> None:
     """Set ``correctness`` on every chain a rule applies to (in place)."""
     pairs = [(r, c) for r in records for c in r.reasoning]
     results = verify_pairs(pairs, processes=config.processes, code_workers=config.code_workers,
-                           limits=hiding(config.sandbox, config.input), math_timeout_s=config.math_timeout_s)
+                           limits=hiding(config.sandbox, config.input), math_timeout_s=config.math_timeout_s,
+                           on_result=on_result)
     for (record, chain), res in zip(pairs, results):
         if counts is not None:
             counts.chains += 1
@@ -197,10 +221,14 @@ def run_verify(config: VerifyConfig) -> VerifyRunResult:
     refuse_overwriting_input(config.output, [config.input])
     start = time.monotonic()
     result = VerifyRunResult(output=config.output)
-    with open_writer(config.output) as writer:
+    total = count_chains(config.input, config.limit) if config.progress else None
+    # ticker=False: updates come per chain, and a ticker thread would make the math pool
+    # start by forkserver instead of fork
+    with open_writer(config.output) as writer, \
+            Progress(total, "verify", "chain", enabled=config.progress, ticker=False) as bar:
         for batch in _batches(read_input(config.input, config.input_format, config.limit),
                               config.batch_records):
-            apply_verdicts(batch, config, result)
+            apply_verdicts(batch, config, result, on_result=bar.update)
             for record in batch:
                 writer.write(record)
                 result.records += 1
