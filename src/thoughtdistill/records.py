@@ -15,6 +15,35 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 LEVEL_MIN, LEVEL_MAX = 0, 9
 FinishReason = Literal["stop", "length", "error"]
+# OmniThought / OmniThought-0528 chains carry their correctness label under this name.
+OMNITHOUGHT_VERDICT = "thought_correctness_verify"
+OMNITHOUGHT_BY = "omnithought"
+
+
+def omnithought_correctness(chain: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``correctness`` an OmniThought chain's ``thought_correctness_verify`` label gives
+    (``{verdict, by: "omnithought", detail}``), or None when the chain has no such label."""
+    label = chain.get(OMNITHOUGHT_VERDICT)
+    if not isinstance(label, bool):
+        return None
+    return {"verdict": label, "by": OMNITHOUGHT_BY, "detail": OMNITHOUGHT_VERDICT}
+
+
+def adopt_published_fields(chain: Any) -> Any:
+    """A chain dict with its published labels mapped to canonical fields: OmniThought's
+    ``thought_correctness_verify`` becomes ``correctness`` unless one is already there.
+    The original field stays, so writing back gives the published layout again."""
+    if isinstance(chain, dict) and chain.get("correctness") is None:
+        derived = omnithought_correctness(chain)
+        if derived is not None:
+            return {**chain, "correctness": derived}
+    return chain
+
+
+def is_published_correctness(chain: dict[str, Any]) -> bool:
+    """Whether a chain's ``correctness`` is exactly the one its OmniThought label gives."""
+    derived = omnithought_correctness(chain)
+    return derived is not None and chain.get("correctness") == derived
 
 
 class _Open(BaseModel):
@@ -71,6 +100,11 @@ class Chain(_Open):
     correctness: Correctness | None = None
     judgments: list[Judgment] | None = None
     error: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _published_labels(cls, data: Any) -> Any:
+        return adopt_published_fields(data)
 
     @model_validator(mode="after")
     def _has_text(self) -> "Chain":

@@ -59,6 +59,19 @@ def split_thought(
     return ParsedThought(None, _strip_solution_tags(content), stopped_for_length, False)
 
 
+def thought_unclosed(content: str | None) -> bool:
+    """Whether a response opens a thought and never closes it (the teacher was cut off):
+    the truncation :func:`split_thought` reports, without copying the text."""
+    if not content:
+        return False
+    for open_tag, close_tag in TAG_PAIRS:
+        if close_tag in content:
+            return False
+        if open_tag in content:
+            return True
+    return False
+
+
 def join_thought(thought: str | None, solution: str | None) -> str:
     """The Qwen3 rendering of a chain: ``<think>\\n…\\n</think>\\n\\n`` + solution."""
     return f"<think>\n{(thought or '').strip()}\n</think>\n\n{(solution or '').strip()}"

@@ -1,5 +1,7 @@
-"""Reading and writing records: JSONL (+.gz), JSON arrays, Parquet and datasets folders,
-streamed, plus format converters (OmniThought, EasyDistill, Alpaca, ShareGPT, messages…)."""
+"""Reading and writing records: JSONL (+.gz), JSON arrays, Parquet, datasets folders and
+``hf:`` hub datasets, streamed, plus format converters (OmniThought, EasyDistill, Alpaca,
+ShareGPT, messages…). Stages read their inputs through :func:`read_records` (validated
+records) or :func:`iter_canonical_rows` (fast dicts), both detecting the format."""
 
 from .atomic import atomic_dir, atomic_open, atomic_path
 from .jsonl import (
@@ -11,14 +13,24 @@ from .jsonl import (
     repair_torn_tail,
 )
 from .parquet import ParquetWriter
+from .hub import is_hub_ref, iter_hub_rows
 from .reader import container_of, iter_records, iter_rows, open_writer, write_records
 
 
-def read_records(path, fmt="canonical", **kwargs):
-    """Canonical records from any file; see :func:`thoughtdistill.io.convert.read_records`."""
+def read_records(path, fmt="auto", *, limit=None, **kwargs):
+    """Canonical records from any file, format (detected by default) or ``hf:`` reference,
+    streamed; see :func:`thoughtdistill.io.convert.read_records`."""
     from .convert import read_records as _read
 
-    return _read(path, fmt, **kwargs)
+    return _read(path, fmt, limit=limit, **kwargs)
+
+
+def iter_canonical_rows(path, fmt="auto"):
+    """Canonical record dicts, unvalidated, as ``(line, raw, dict | RecordError)``; see
+    :func:`thoughtdistill.io.convert.iter_canonical_rows`."""
+    from .convert import iter_canonical_rows as _rows
+
+    return _rows(path, fmt)
 
 
 def load_questions(path, fmt=None, **kwargs):
@@ -38,7 +50,10 @@ __all__ = [
     "atomic_open",
     "atomic_path",
     "container_of",
+    "iter_canonical_rows",
     "iter_dicts",
+    "iter_hub_rows",
+    "is_hub_ref",
     "iter_records",
     "iter_rows",
     "load_questions",

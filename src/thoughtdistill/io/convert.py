@@ -19,14 +19,18 @@ row → canonical dict, validated afterwards) and/or ``write`` (record → forei
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..errors import RecordError, ThoughtDistillError
-from ..records import Chain, Record, content_id
+from ..records import OMNITHOUGHT_VERDICT, Chain, Record, adopt_published_fields, content_id, is_published_correctness
 from ..thoughts import join_thought, split_thought
 from .jsonl import OnError, ReadStats
+
+if TYPE_CHECKING:
+    from .reader import Source
 
 Row = dict[str, Any]
 
@@ -128,6 +132,11 @@ def _rest(row: Row, used: Iterable[str]) -> Row:
 
 
 def _read_canonical(row: Row) -> Row:
+    """Canonical and OmniThought rows as they are, published labels mapped (for readers of
+    plain dicts; validated records get the same mapping from :class:`Chain`)."""
+    chains = row.get("reasoning")
+    if isinstance(chains, list) and any(isinstance(c, dict) and OMNITHOUGHT_VERDICT in c for c in chains):
+        return {**row, "reasoning": [adopt_published_fields(c) for c in chains]}
     return row
 
 
@@ -135,11 +144,20 @@ def _write_canonical(record: Record) -> Iterator[Row]:
     yield record.dump()
 
 
+def _published_chain(chain: Row) -> Row:
+    # the correctness read from thought_correctness_verify is that field again, not a second one
+    if is_published_correctness(chain):
+        return {k: v for k, v in chain.items() if k != "correctness"}
+    return chain
+
+
 def _write_omnithought(record: Record) -> Iterator[Row]:
     # OmniThought rows carry no id: leave it out when it is only the content hash we added.
     data = record.dump()
     if data.get("id") == content_id(record.question):
         data.pop("id")
+    if "reasoning" in data:
+        data["reasoning"] = [_published_chain(c) for c in data["reasoning"]]
     yield data
 
 
@@ -150,16 +168,79 @@ def _question_row(question: str, chain: Row, **rest: Any) -> Row:
     return {"question": question, "reasoning": [chain], **{k: v for k, v in rest.items() if v}}
 
 
+# EasyDistill's cot_eval scores, one row per chain: its field -> the canonical chain field.
+EASYDISTILL_LEVELS = {"reasoning_verbosity": "Reasoning_Verbosity", "cognitive_difficulty": "Cognitive_Difficulty"}
+EASYDISTILL_VERDICT = "logical_correctness"
+EASYDISTILL_JUDGE = "easydistill"  # its rows do not name the judge model
+EASYDISTILL_FIELDS = {"id", "instruction", "output", "images", EASYDISTILL_VERDICT, *EASYDISTILL_LEVELS}
+
+
+def _easydistill_level(row: Row, key: str) -> Row | None:
+    """``{judge, level}`` from a 0-9 score; None / -1 mean "no score" (judge unparsable)."""
+    value = row.get(key)
+    if value is None or (type(value) is int and value == -1):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= 9:
+        raise RecordError("", None, key, f"expected a level 0-9 (or null / -1: no score), got {value!r}")
+    return {"judge": EASYDISTILL_JUDGE, "level": value}
+
+
+def _easydistill_correctness(row: Row) -> Row | None:
+    """``{verdict, by: "easydistill"}`` from ``logical_correctness`` (bool, 1/0, or null: undecided)."""
+    if EASYDISTILL_VERDICT not in row:
+        return None
+    value = row[EASYDISTILL_VERDICT]
+    if value is not None and not isinstance(value, bool):
+        if type(value) is not int or value not in (0, 1):
+            raise RecordError("", None, EASYDISTILL_VERDICT, f"expected true/false (or 1/0, null), got {value!r}")
+        value = bool(value)
+    return {"verdict": value, "by": EASYDISTILL_JUDGE}
+
+
 def _read_easydistill(row: Row) -> Row:
     question = _text(row, "instruction")
-    output = _text(row, "output")
-    extra = _rest(row, ("instruction", "output"))
-    return _question_row(question, chain_from_response(output), meta=extra or None)
+    chain = chain_from_response(_text(row, "output"))
+    for key, field_name in EASYDISTILL_LEVELS.items():
+        annotation = _easydistill_level(row, key)
+        if annotation is not None:
+            chain[field_name] = annotation
+    correctness = _easydistill_correctness(row)
+    if correctness is not None:
+        chain["correctness"] = correctness
+    rest = _rest(row, ("instruction", "output", EASYDISTILL_VERDICT, *EASYDISTILL_LEVELS))
+    if rest:  # per-row fields (EasyDistill 2's sample id, images) belong to this chain
+        chain["easydistill"] = rest
+    return _question_row(question, chain)
+
+
+def _easydistill_scores(chain: Chain) -> Row:
+    scores: Row = {}
+    for key, field_name in EASYDISTILL_LEVELS.items():
+        annotation = getattr(chain, field_name)
+        if annotation is not None:
+            scores[key] = annotation.level
+    if chain.correctness is not None:
+        scores[EASYDISTILL_VERDICT] = chain.correctness.verdict
+    return scores
 
 
 def _write_easydistill(record: Record) -> Iterator[Row]:
     for chain in record.reasoning:
-        yield {"instruction": record.question, "output": render_chain(chain)}
+        extra = getattr(chain, "easydistill", None)
+        extra = extra if isinstance(extra, dict) else {}
+        row: Row = {"id": extra["id"]} if "id" in extra else {}
+        row["instruction"] = record.question
+        # the teacher's text as returned (EasyDistill's own thought tags survive), else rendered
+        row["output"] = chain.full_response if chain.full_response else render_chain(chain)
+        row.update(_easydistill_scores(chain))
+        row.update({k: v for k, v in extra.items() if k != "id"})
+        yield row
+
+
+def _is_easydistill(row: Row) -> bool:
+    return {"instruction", "output"} <= row.keys() <= EASYDISTILL_FIELDS
 
 
 def _read_alpaca(row: Row) -> Row:
@@ -394,8 +475,9 @@ for _fmt in (
            _read_math500, detect=lambda r: {"problem", "unique_id"} <= r.keys()),
     Format("aime", "AIME 24/25 (and any problem/answer file)", _read_aime,
            detect=lambda r: {"problem", "answer"} <= r.keys(), aliases=("aime24", "aime25")),
-    Format("easydistill", "EasyDistill JSON: [{instruction, output}]", _read_easydistill, _write_easydistill,
-           per_chain=True, detect=lambda r: r.keys() == {"instruction", "output"}),
+    Format("easydistill", "EasyDistill JSON: [{instruction, output}] (+ cot_eval's reasoning_verbosity, "
+           "cognitive_difficulty, logical_correctness)", _read_easydistill, _write_easydistill,
+           per_chain=True, detect=_is_easydistill),
     Format("alpaca", "Alpaca: instruction, input, output", _read_alpaca, _write_alpaca,
            per_chain=True, detect=lambda r: {"instruction", "output"} <= r.keys()),
     Format("sharegpt", "ShareGPT: conversations [{from, value}]", _read_sharegpt, _write_sharegpt,
@@ -433,8 +515,10 @@ def detect_format(row: Row) -> Format:
     raise ThoughtDistillError(f"cannot tell the format of a row with fields {sorted(row)[:12]}; {NAME_IT}")
 
 
-def sniff_format(path: str | Path) -> Format:
-    """The format of a file, from its first valid row."""
+def sniff_format(path: str | Path, *, default: str | None = None) -> Format:
+    """The format of a file, from its first valid row. With no valid row at all: the
+    ``default`` format if one is given (the reader then reports each row itself), else the
+    first row's own error, or an error saying the file is empty."""
     from .reader import iter_rows
 
     first_error: Exception | None = None
@@ -443,6 +527,8 @@ def sniff_format(path: str | Path) -> Format:
             return detect_format(parsed)
         if isinstance(parsed, Exception) and first_error is None:
             first_error = parsed
+    if default is not None:
+        return FORMATS[default]
     if first_error is not None:  # no good row at all: the first row's own error says why
         raise first_error
     raise ThoughtDistillError(f"{path}: empty: no row to read")
@@ -451,10 +537,23 @@ def sniff_format(path: str | Path) -> Format:
 # ----------------------------------------------------------------------------- reading / converting
 
 
+AUTO = ("auto", None)
+
+
+def resolve_format(path: str | Path, fmt: str | None = "auto", *, default: str | None = None) -> Format:
+    """The named format, or (``"auto"`` / None) the one the first row's fields show
+    (``default`` when no row is valid, see :func:`sniff_format`)."""
+    form = sniff_format(path, default=default) if fmt in AUTO else get_format(fmt)
+    if form.read is None:
+        raise ThoughtDistillError(f"format {form.name!r} can only be written")
+    return form
+
+
 def read_records(
     path: str | Path,
-    fmt: str | None = "canonical",
+    fmt: str | None = "auto",
     *,
+    limit: int | None = None,
     on_error: OnError = "raise",
     quarantine: str | Path | None = None,
     stats: ReadStats | None = None,
@@ -463,18 +562,18 @@ def read_records(
     split: bool = False,
     merge: bool | None = None,
 ) -> Iterator[Record]:
-    """Canonical records from a file in any format and container, streamed.
+    """Canonical records from a file in any format and container, or an ``hf:`` dataset
+    reference, streamed: the one reading entry point of every stage.
 
-    ``fmt=None`` detects the format from the first row. ``split`` fills thought/solution of
-    ``full_response``-only chains. ``merge`` (default: on for one-row-per-chain formats) joins
-    neighbouring rows of the same question into one record.
+    ``fmt="auto"`` (or None) detects the format from the first row, like ``convert``.
+    ``limit`` stops after that many records. ``split`` fills thought/solution of
+    ``full_response``-only chains. ``merge`` (default: on for one-row-per-chain formats)
+    joins neighbouring rows of the same question into one record.
     """
     from .reader import iter_records
 
-    form = sniff_format(path) if fmt is None else get_format(fmt)
-    if form.read is None:
-        raise ThoughtDistillError(f"format {form.name!r} can only be written")
-    convert = None if form.read is _read_canonical else form.read
+    form = resolve_format(path, fmt)
+    convert = None if form.read is _read_canonical else form.read  # Chain maps published labels itself
     records: Iterable[Record] = iter_records(
         path, convert=convert, on_error=on_error, quarantine=quarantine, stats=stats,
         require_chains=require_chains, unique_ids=unique_ids and not form.per_chain,
@@ -485,7 +584,62 @@ def read_records(
             records = _unique_after_merge(records, path)
     if split:
         records = (split_chains(r) for r in records)
+    if limit is not None:
+        records = itertools.islice(records, max(limit, 0))
     return iter(records)
+
+
+def iter_canonical_rows(path: str | Path, fmt: str | None = "auto") -> "Source":
+    """Canonical record *dicts* (not validated) from any file, format or ``hf:`` reference,
+    streamed as ``(line, raw bytes or None, dict or RecordError)``: for readers that check
+    rows themselves and must stay fast (select's two passes). A row's conversion error is a
+    located RecordError value; one-row-per-chain formats are merged like :func:`read_records`
+    (a merged record carries the line and raw bytes of its first row)."""
+    from .reader import iter_rows
+
+    form = resolve_format(path, fmt, default="canonical")
+    rows = _converted_rows(path, iter_rows(path), form.read)
+    return _merge_row_dicts(rows) if form.per_chain else rows
+
+
+def _converted_rows(path: str | Path, rows: "Source", convert: Callable[[Row], Row]) -> "Source":
+    from .reader import CONVERT_ERRORS, located
+
+    for number, raw, parsed in rows:
+        if isinstance(parsed, RecordError):
+            yield number, raw, parsed
+            continue
+        try:
+            yield number, raw, convert(parsed)
+        except CONVERT_ERRORS as exc:
+            yield number, raw, located(path, number, exc)
+
+
+def _row_key(row: Row) -> str | None:
+    if isinstance(row.get("id"), str) and row["id"]:
+        return row["id"]
+    question = row.get("question")
+    return content_id(question) if isinstance(question, str) else None
+
+
+def _merge_row_dicts(rows: "Source") -> "Source":
+    """Join neighbouring converted rows of one question (bounded memory: one record)."""
+    current: tuple[int, bytes | None, Row] | None = None
+    key: str | None = None
+    for item in rows:
+        number, _raw, row = item
+        if isinstance(row, RecordError):
+            yield item
+            continue
+        row_key = _row_key(row)
+        if current is not None and row_key is not None and row_key == key:
+            current[2]["reasoning"] = [*current[2].get("reasoning", []), *row.get("reasoning", [])]
+            continue
+        if current is not None:
+            yield current
+        current, key = item, row_key
+    if current is not None:
+        yield current
 
 
 def _unique_after_merge(records: Iterable[Record], path: str | Path) -> Iterator[Record]:
@@ -500,7 +654,7 @@ def _unique_after_merge(records: Iterable[Record], path: str | Path) -> Iterator
 def load_questions(path: str | Path, fmt: str | None = None, **kwargs: Any) -> list[Record]:
     """All records of a (small) file as a list, the format detected by its fields unless given.
 
-    ``load_questions('../shared/data/math500.jsonl')`` → 500 question-only records;
+    ``load_questions('math500.jsonl')`` → 500 question-only records;
     ``multi_chain.jsonl`` → 100 records × 8 chains; ``r1_traces.jsonl`` → 10 one-chain records.
     """
     return list(read_records(path, fmt, **kwargs))
@@ -542,11 +696,14 @@ def convert_file(
     """Convert ``src`` to ``dst`` (written atomically), streaming; see :func:`read_records`."""
     from .reader import open_writer
 
-    src, dst = Path(src), Path(dst)
-    if src.resolve() == dst.resolve():
+    from .hub import is_hub_ref
+    from .reader import quarantine_path
+
+    dst = Path(dst)
+    if not is_hub_ref(src) and Path(src).resolve() == dst.resolve():
         raise ThoughtDistillError(f"{dst}: output would overwrite the input")
     out_form = get_format(dst_format)
-    qpath = Path(quarantine) if quarantine else src.with_name(src.name + ".quarantine.jsonl")
+    qpath = Path(quarantine) if quarantine else quarantine_path(src)
     stats = ReadStats()
     records = read_records(src, src_format, on_error=on_error, quarantine=qpath, stats=stats,
                            require_chains=require_chains, unique_ids=unique_ids, split=split)

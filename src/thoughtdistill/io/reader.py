@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from ..errors import RecordError, ThoughtDistillError
 from ..records import Record, validation_field
 from .atomic import RecordWriter
+from .hub import is_hub_ref, parse_hub_ref
 from .jsonl import JsonlWriter, OnError, Quarantine, ReadStats, _open_binary, iter_json_lines, parse_json_line
 
 Container = Literal["jsonl", "json", "parquet", "hf"]
@@ -50,7 +51,14 @@ def container_of(path: str | Path) -> Container:
 def _jsonl_source(path: Path) -> Source:
     for number, raw in iter_json_lines(path):
         try:
-            yield number, raw, parse_json_line(path, number, raw)
+            obj = orjson.loads(raw)  # the common case; orjson checks UTF-8 itself
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            yield number, raw, obj
+            continue
+        try:
+            yield number, raw, parse_json_line(path, number, raw)  # raises the located error
         except RecordError as err:
             yield number, raw, err
 
@@ -179,8 +187,35 @@ def _hf_source(path: Path, batch_size: int) -> Source:
             yield number, None, data
 
 
+def _looks_like_canonical_layout(row: dict[str, Any]) -> bool:
+    """A hub row from a thoughtdistill canonical Parquet file (JSON ``extra`` columns)."""
+    chains = row.get("reasoning")
+    return isinstance(row.get("extra"), str) and isinstance(chains, list) and all(
+        isinstance(c, dict) and "rv_level" in c and "extra" in c for c in chains)
+
+
+def _hub_source(ref: str, limit: int | None = None) -> Source:
+    from .hub import iter_hub_rows
+    from .parquet import _drop_nulls, row_to_record_dict
+
+    for number, row in enumerate(iter_hub_rows(ref, limit=limit), start=1):
+        yield number, None, row_to_record_dict(row) if _looks_like_canonical_layout(row) else _drop_nulls(row)
+
+
+def quarantine_path(path: str | Path) -> Path:
+    """Default quarantine file of an input: ``<file>.quarantine.jsonl`` next to it, or for a
+    hub reference ``<repo with / as __>.quarantine.jsonl`` in the working folder."""
+    if is_hub_ref(path):
+        return Path(parse_hub_ref(path).repo.replace("/", "__").lstrip("._") + ".quarantine.jsonl")
+    path = Path(path)
+    return path.with_name(path.name + ".quarantine.jsonl")
+
+
 def iter_rows(path: str | Path, *, batch_size: int = 1024) -> Source:
-    """Raw rows of any container, each with its line and raw bytes, errors as values."""
+    """Raw rows of any container or ``hf:`` dataset reference, each with its line (row number)
+    and raw bytes (None when the parsed row is the raw row), errors as values."""
+    if is_hub_ref(path):
+        return _hub_source(str(path))
     path = Path(path)
     kind = container_of(path)
     if kind != "hf" and not path.exists():
@@ -228,9 +263,8 @@ def iter_records(
     """
     if on_error not in ("raise", "quarantine", "skip"):
         raise ThoughtDistillError(f"on_error must be raise, quarantine or skip, not {on_error!r}")
-    path = Path(path)
     stats = stats if stats is not None else ReadStats()
-    bin_ = Quarantine(quarantine or path.with_name(path.name + ".quarantine.jsonl"))
+    bin_ = Quarantine(quarantine or quarantine_path(path))
     dupes = DuplicateIds(path) if unique_ids else None
     try:
         for number, raw, parsed in iter_rows(path, batch_size=batch_size):
@@ -255,20 +289,28 @@ def iter_records(
         bin_.close()
 
 
+CONVERT_ERRORS = (ValidationError, RecordError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def located(path: str | Path, number: int | None, exc: Exception) -> RecordError:
+    """A converter's or validator's exception as a RecordError naming file, line and field."""
+    if isinstance(exc, ValidationError):
+        loc, msg = validation_field(exc)
+        return RecordError(str(path), number, loc, msg)
+    if isinstance(exc, RecordError):  # a converter located the field itself
+        return RecordError(str(path), number, exc.field, exc.message)
+    field = exc.args[0] if isinstance(exc, KeyError) and exc.args else None
+    why = f"missing field {field!r}" if isinstance(exc, KeyError) else f"cannot convert row: {exc}"
+    return RecordError(str(path), number, field, why)
+
+
 def validate_row(path, number, obj, convert, require_chains, model=Record) -> Record:
     try:
         if convert is not None:
             obj = convert(obj)
         record = model.model_validate(obj)
-    except ValidationError as exc:
-        loc, msg = validation_field(exc)
-        raise RecordError(str(path), number, loc, msg) from None
-    except RecordError as exc:  # a converter located the problem itself
-        raise RecordError(str(path), number, exc.field, exc.message) from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        field = exc.args[0] if isinstance(exc, KeyError) and exc.args else None
-        why = f"missing field {field!r}" if isinstance(exc, KeyError) else f"cannot convert row: {exc}"
-        raise RecordError(str(path), number, field, why) from None
+    except CONVERT_ERRORS as exc:
+        raise located(path, number, exc) from None
     if require_chains and not record.reasoning:
         raise RecordError(str(path), number, "reasoning", "no chains (empty reasoning list)")
     return record

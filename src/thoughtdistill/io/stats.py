@@ -11,7 +11,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..records import LEVEL_MAX, LEVEL_MIN, Record
+from ..records import LEVEL_MAX, LEVEL_MIN, Chain, Record
+from ..thoughts import thought_unclosed
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
 
@@ -26,6 +27,14 @@ def tokenizer_counter(name_or_path: str) -> Callable[[str], int]:
 
     tok = AutoTokenizer.from_pretrained(name_or_path)
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def is_truncated(chain: Chain) -> bool:
+    """Marked truncated, stopped for length, or (not marked either way) a ``full_response``
+    whose thought never closes: chains that were never split count too."""
+    if chain.truncated is not None:
+        return chain.truncated or chain.finish_reason == "length"
+    return chain.finish_reason == "length" or thought_unclosed(chain.full_response)
 
 
 @dataclass
@@ -90,7 +99,7 @@ def compute_stats(
             cd[chain.Cognitive_Difficulty.level if chain.Cognitive_Difficulty else None] += 1
             rv[chain.Reasoning_Verbosity.level if chain.Reasoning_Verbosity else None] += 1
             finish[chain.finish_reason or "unknown"] += 1
-            if chain.truncated or chain.finish_reason == "length":
+            if is_truncated(chain):
                 stats.truncated += 1
             if chain.correctness is None:
                 correct["unjudged"] += 1

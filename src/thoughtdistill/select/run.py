@@ -15,7 +15,9 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError, RecordError
 from ..io.atomic import atomic_open, refuse_overwriting_input
-from ..io.jsonl import JsonlWriter, iter_json_lines
+from ..io.convert import iter_canonical_rows
+from ..io.hub import is_hub_ref
+from ..io.jsonl import JsonlWriter
 from ..records import Record, validation_field
 from .budgets import apply_budgets
 from .config import SelectConfig
@@ -251,7 +253,7 @@ def _write(cfg: SelectConfig, stats: Stats, kept: np.ndarray) -> tuple[int, int]
         for path in cfg.input:
             if j >= len(rows):
                 break
-            for number, raw in iter_json_lines(path):
+            for number, _raw, obj in iter_canonical_rows(path):  # the rows pass 1 scanned
                 r = n_rows
                 n_rows += 1
                 if j >= len(rows):
@@ -262,7 +264,6 @@ def _write(cfg: SelectConfig, stats: Stats, kept: np.ndarray) -> tuple[int, int]
                 while j < len(rows) and rows[j] == r:
                     want.append(cis[j])
                     j += 1
-                obj = orjson.loads(raw)
                 chains = obj.get("reasoning") or []
                 obj["reasoning"] = [chains[i] for i in want]
                 try:
@@ -280,7 +281,7 @@ def run_select(config: SelectConfig) -> SelectResult:
     cfg = config
     t0 = time.perf_counter()
     for p in cfg.input:
-        if not Path(p).exists():
+        if not is_hub_ref(p) and not Path(p).exists():
             raise ConfigError(f"input: {p} not found")
     refuse_overwriting_input(cfg.output, cfg.input)
     for f in cfg.filters:  # fail on a bad filter before reading gigabytes

@@ -19,7 +19,9 @@ import numpy as np
 import orjson
 
 from ..errors import RecordError
-from ..io.jsonl import Quarantine, iter_json_lines, parse_json_line
+from ..io.convert import iter_canonical_rows
+from ..io.jsonl import Quarantine
+from ..io.reader import quarantine_path
 from ..thoughts import split_thought
 from .config import QualityConfig
 from .hygiene import EvalIndex, MinHasher, exact_key, has_loop, language_mixed, words
@@ -123,20 +125,18 @@ class Scanner:
             idx = table[name] = len(table)
         return idx
 
-    def scan_file(self, path: Path) -> None:
+    def scan_file(self, path: Path | str) -> None:
+        """Scan one input: any container, format (detected) or ``hf:`` reference, streamed
+        as canonical row dicts (the same row order pass 2 reads again)."""
         spath = str(path)
-        quarantine = Quarantine(path.with_name(path.name + ".quarantine.jsonl")) if self.on_error == "quarantine" else None
+        quarantine = Quarantine(quarantine_path(path)) if self.on_error == "quarantine" else None
         try:
-            for number, raw in iter_json_lines(path):
+            for number, raw, obj in iter_canonical_rows(path):
                 row = self.row
                 self.row += 1
                 try:
-                    try:
-                        obj = orjson.loads(raw)  # validates UTF-8 itself
-                    except orjson.JSONDecodeError:
-                        obj = None
-                    if not isinstance(obj, dict):
-                        obj = parse_json_line(path, number, raw)  # raises the located error
+                    if isinstance(obj, RecordError):
+                        raise obj
                     self._scan_row(obj, spath, number, row)
                 except RecordError as err:
                     self.rows_bad += 1
@@ -145,7 +145,7 @@ class Scanner:
                     if self.on_error == "raise":
                         raise
                     if quarantine is not None:
-                        quarantine.add(err, raw)
+                        quarantine.add(err, raw if raw is not None else orjson.dumps(obj, default=str))
         finally:
             if quarantine is not None:
                 quarantine.close()
