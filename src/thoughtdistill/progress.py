@@ -185,5 +185,37 @@ class Progress:
         self.close()
 
 
+
+
+def train_callback(enabled: bool = True, desc: str = "train") -> Any:
+    """A transformers ``TrainerCallback`` showing optimiser steps as :class:`Progress` (bar or
+    periodic lines, with the last logged loss), on the main process only."""
+    from transformers import TrainerCallback
+
+    class _TrainProgress(TrainerCallback):
+        def __init__(self) -> None:
+            self.bar: Progress | None = None
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.is_world_process_zero and self.bar is None:
+                self.bar = Progress(state.max_steps or None, desc, "step", enabled=enabled)
+                self.bar.set_done(state.global_step)
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if self.bar is not None:
+                self.bar.set_done(state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if self.bar is not None and logs and isinstance(logs.get("loss"), (int, float)):
+                self.bar.set_postfix(f"loss={logs['loss']:.4g}")
+
+        def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return _TrainProgress()
+
+
 __all__ = ["DEFAULT_INTERVAL", "INTERVAL_ENV", "MODE_ENV", "Progress", "choose_mode", "fmt_duration",
-           "line_interval"]
+           "line_interval", "train_callback"]

@@ -204,6 +204,9 @@ def run_train(config: TrainConfig) -> TrainResult:
                 raise ConfigError(f"{store_path}: no teacher log-probs for {len(missing)} samples, e.g. {missing[0]}")
 
     trainer = _build_trainer(config, student, tokenizer, dataset, store)
+    from ..progress import train_callback
+
+    trainer.add_callback(train_callback(getattr(config, "progress", True)))
     resume = config.resume_from_checkpoint
     if resume is True and not any(out.glob("checkpoint-*")):
         resume = False
@@ -293,7 +296,7 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
         save_steps=config.save_steps or 500,
         save_total_limit=config.save_total_limit,
         bf16=bf16,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,  # transformers 5's name
         use_liger_kernel=config.liger,
         packing=packing,
         packing_strategy="bfd",
@@ -361,6 +364,17 @@ def _save_model(trainer, tokenizer, model_dir: Path, config: TrainConfig) -> Non
         trainer.save_model(str(model_dir))
         gen.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
+    publish_modes(model_dir)
+
+
+def publish_modes(folder: Path) -> None:
+    """Files the savers wrote through a temporary file (model.safetensors: 0600) get the mode
+    a plain open() gives, like every other file of the output."""
+    from ..io.atomic import _UMASK
+
+    for path in folder.rglob("*"):
+        if path.is_file() and path.stat().st_mode & 0o777 == 0o600 and _UMASK & 0o066 != 0o066:
+            os.chmod(path, 0o666 & ~_UMASK)
 
 
 def model_card(config: TrainConfig, result: TrainResult, template: TemplateChoice) -> str:
