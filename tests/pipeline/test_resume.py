@@ -19,12 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from shared_data import shared_data_dir
+
 RECIPE = Path(__file__).with_name("resume_recipe.yaml")
 FINAL = ["generate/chains.jsonl", "verify/annotated.jsonl", "select/selected.jsonl", "export/selected.json"]
 
 
 def _cmd(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "thoughtdistill", "run", str(RECIPE), "--run-dir", str(run_dir)]
+    return [sys.executable, "-m", "thoughtdistill", "run", str(RECIPE), "--run-dir", str(run_dir),
+            "--set", f"data={shared_data_dir()}"]
 
 
 def _env(cache: Path) -> dict[str, str]:

@@ -12,13 +12,17 @@ import yaml
 from thoughtdistill.errors import ConfigError
 from thoughtdistill.pipeline import load_recipe, run_pipeline
 
+from shared_data import shared_data_dir
+
+DATA = str(shared_data_dir())  # the project's test data (recipes users write name their own files)
+
 
 def write_recipe(tmp_path: Path, limit: int = 5, fmt: str = "generation", extra: dict | None = None) -> Path:
     recipe = {
         "name": "mechanics",
         "stages": [
             {"name": "prepare", "config": {
-                "sources": [{"path": "${data}/multi_chain.jsonl", "limit": limit}],
+                "sources": [{"path": f"{DATA}/multi_chain.jsonl", "limit": limit}],
                 "output": "${stage_dir}/questions.jsonl"}},
             {"name": "export", "uses": "easydistill_export", "config": {
                 "input": "${stages.prepare.dir}/questions.jsonl", "output": "${stage_dir}/out.json",
@@ -108,10 +112,12 @@ def test_dry_run_validates_everything(tmp_path, monkeypatch):
         ([{"name": "prepare", "config": {"sources": [{"path": "/nope/q.jsonl"}], "output": "x.jsonl"}}],
          "file not found"),
         ([{"name": "prepare", "config": {"sources": [], "output": "x.jsonl"}}], "sources"),
-        ([{"name": "prepare", "config": {"sources": [{"path": "${data}/gsm8k_test.jsonl"}],
+        ([{"name": "prepare", "config": {"sources": [{"path": f"{DATA}/gsm8k_test.jsonl"}],
                                          "output": "x.jsonl", "bogus": 1}}], "bogus"),
         ([{"name": "x", "uses": "no-such-stage"}], "unknown stage kind"),
         ([{"name": "prepare", "config": {"sources": [{"path": "${nope.x}"}], "output": "x"}}], "placeholder"),
+        ([{"name": "prepare", "config": {"sources": [{"path": "${data}/q.jsonl"}], "output": "x"}}],
+         r"unknown placeholder \$\{data\} \(removed: give your data files' paths"),
     ]
     for stages, message in cases:
         with pytest.raises(ConfigError, match=message):
@@ -124,7 +130,7 @@ def test_env_var_names_checked(tmp_path, monkeypatch):
     monkeypatch.delenv("TD_TEST_MISSING_KEY", raising=False)
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump({"stages": [{"name": "generate", "config": {
-        "input": "${data}/gsm8k_test.jsonl", "output": "${stage_dir}/c.jsonl",
+        "input": f"{DATA}/gsm8k_test.jsonl", "output": "${stage_dir}/c.jsonl",
         "teachers": [{"name": "r1", "base_url": "https://api.example.invalid/v1", "model": "m",
                       "api_key_env": "TD_TEST_MISSING_KEY"}]}}]}))
     res = run_pipeline(recipe, tmp_path / "run", dry_run=True, log=lambda m: None)
@@ -140,7 +146,7 @@ def test_stage_with_failed_requests_runs_again(tmp_path):
     from thoughtdistill.pipeline.katan import katan
 
     recipe = {"name": "flaky", "stages": [
-        {"name": "prepare", "config": {"sources": [{"path": "${data}/gsm8k_test.jsonl", "limit": 24}],
+        {"name": "prepare", "config": {"sources": [{"path": f"{DATA}/gsm8k_test.jsonl", "limit": 24}],
                                         "output": "${stage_dir}/questions.jsonl"}},
         {"name": "generate", "config": {
             "input": "${stages.prepare.dir}/questions.jsonl", "output": "${stage_dir}/chains.jsonl",

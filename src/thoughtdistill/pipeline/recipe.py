@@ -157,4 +157,8 @@ def _look(lookup: Callable[[str], Any], key: str, where: str) -> Any:
     try:
         return lookup(key)
     except KeyError as exc:
-        raise ConfigError(f"{where}: unknown placeholder ${{{key}}} ({exc.args[0] if exc.args else key})") from None
+        why = exc.args[0] if exc.args else key
+        if key == "data":  # recipes written for versions that read the project's test-data folder
+            why = ("removed: give your data files' paths; the shipped recipes' data is in "
+                   "${recipe_dir}/quickstart-data, benchmark sets are eval -b names")
+        raise ConfigError(f"{where}: unknown placeholder ${{{key}}} ({why})") from None
