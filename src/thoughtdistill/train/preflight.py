@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .data import iter_conversations, load_dataset_file
-from .render import ChainCounts, Example, check_example, render_highlighted, resolve_template
+from .render import ChainCounts, Example, check_example, resolve_template
 
 
 @dataclass
@@ -40,6 +40,25 @@ def histogram(lengths: list[int], max_length: int, bins: int = 12) -> list[tuple
         out.append((lo, hi, sum(1 for x in lengths if lo < x <= hi or (lo == 0 and x == 0))))
     out.append((max_length, top, sum(1 for x in lengths if x > max_length)))
     return out
+
+
+def highlighted_spans(tokenizer, example: Example) -> list[tuple[str, bool]]:
+    """(text, supervised) for each run of tokens with the same supervision, each run decoded
+    as a whole: a character split over several byte-level tokens (``⌈``, CJK, emoji) decodes
+    right instead of as U+FFFD pieces."""
+    spans: list[tuple[str, bool]] = []
+    run: list[int] = []
+    flag = None
+    for tok, lab in zip(example.input_ids, example.labels):
+        sup = lab != -100
+        if run and sup != flag:
+            spans.append((tokenizer.decode(run), bool(flag)))
+            run = []
+        run.append(tok)
+        flag = sup
+    if run:
+        spans.append((tokenizer.decode(run), bool(flag)))
+    return spans
 
 
 def run_preflight(config: TrainConfig, console=None) -> PreflightResult:
@@ -81,7 +100,7 @@ def run_preflight(config: TrainConfig, console=None) -> PreflightResult:
         check = check_example(tokenizer, template.template, conv, ex)
         checked += 1
         problems += [f"{conv.sample_id}: {p}" for p in check.problems]
-        pieces = render_highlighted(tokenizer, ex)
+        pieces = highlighted_spans(tokenizer, ex)
         text = Text()
         for piece, sup in pieces:
             text.append(piece, style="black on green" if sup else "dim")
