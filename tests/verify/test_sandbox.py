@@ -115,15 +115,26 @@ def test_host_processes_are_not_visible():
     assert res.ok and len(eval(res.stdout)) <= 3, res.stdout  # its own namespace only, not the host's
 
 
+MASKED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # empty inside the sandbox anyway
+
+
+def _visible_in_sandbox(path: Path) -> bool:
+    real = path.resolve()
+    return path.is_file() and not any(real.is_relative_to(Path(m).resolve()) for m in MASKED)
+
+
 @pytest.mark.skipif(not NS, reason="hiding files needs the namespace isolation (root on Linux)")
 def test_hidden_files_read_empty(data_dir):
     """verify hides its input (the tests with their expected outputs) from the programs it checks."""
-    tests = str(data_dir / "code_tests.jsonl")  # world-readable, outside the masked /tmp
-    code = f"print(len(open({tests!r}).read()))"
+    # a world-readable file the program can see: the shared tests file, unless the checkout
+    # (and its data) lives under /tmp, which the sandbox masks whole; then a system file
+    candidates = [data_dir / "code_tests.jsonl", Path("/etc/os-release"), Path("/etc/passwd")]
+    target = next(p for p in candidates if _visible_in_sandbox(p))
+    code = f"print(len(open({str(target)!r}).read()))"
     assert int(run_python(code, limits=FAST).stdout) > 0
-    hidden = run_python(code, limits=FAST.model_copy(update={"hide": [tests]}))
+    hidden = run_python(code, limits=FAST.model_copy(update={"hide": [str(target)]}))
     assert hidden.ok and hidden.stdout.strip() == "0"
-    assert (data_dir / "code_tests.jsonl").stat().st_size > 0  # untouched outside the sandbox
+    assert target.stat().st_size > 0  # untouched outside the sandbox
 
 
 def test_verify_hides_its_input_from_the_programs():
