@@ -37,7 +37,12 @@ def _gen_options():
         model=typer.Option(None, "--model", "-m", help="HF model folder, or served model name (openai)."),
         backend=typer.Option(None, "--backend", help="transformers | vllm | openai"),
         benchmark=typer.Option(None, "--benchmark", "-b", help="Benchmark name (see docs/evaluate.md)."),
-        benchmark_path=typer.Option(None, "--benchmark-path", help="File for the benchmark (gpqa_diamond, livecodebench)."),
+        benchmark_path=typer.Option(None, "--benchmark-path", help="File (CSV, JSONL, Parquet) or hf:REPO[:SPLIT] "
+                                    "for the benchmark (needed for gpqa_diamond, livecodebench)."),
+        release=typer.Option(None, "--release", help="LiveCodeBench release window: release_v1..release_v6 "
+                             "(cumulative), v1..v6 (what one release added), v1_v3 (a range)."),
+        date_from=typer.Option(None, "--date-from", help="Only problems with contest_date on or after YYYY-MM-DD."),
+        date_to=typer.Option(None, "--date-to", help="Only problems with contest_date on or before YYYY-MM-DD."),
         benchmarks_file=typer.Option(None, "--benchmarks-file", help="Extra registry YAML/JSON (repeatable)."),
         limit=typer.Option(None, "--limit", help="Only the first N items (after --slice)."),
         slice_=typer.Option(None, "--slice", help="START:STOP over the items."),
@@ -67,6 +72,8 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = o["config"], model: Optional[str] = o["model"],
         backend: Optional[str] = o["backend"], benchmark: Optional[str] = o["benchmark"],
         benchmark_path: Optional[str] = o["benchmark_path"],
+        release: Optional[str] = o["release"], date_from: Optional[str] = o["date_from"],
+        date_to: Optional[str] = o["date_to"],
         benchmarks_file: Optional[list[str]] = o["benchmarks_file"],
         limit: Optional[int] = o["limit"], slice_: Optional[str] = o["slice_"],
         thinking: Optional[bool] = o["thinking"], n: Optional[int] = o["n"], seed: Optional[int] = o["seed"],
@@ -80,7 +87,8 @@ def register(app: typer.Typer) -> None:
 
         cfg = build_config(InferConfig, config, _overrides(
             output=output, overwrite=overwrite or None, model=model, backend=backend, benchmark=benchmark,
-            benchmark_path=benchmark_path, benchmarks_files=benchmarks_file, limit=limit, slice=slice_,
+            benchmark_path=benchmark_path, release=release, date_from=date_from, date_to=date_to,
+            benchmarks_files=benchmarks_file, limit=limit, slice=slice_,
             enable_thinking=thinking, n=n, seed=seed, temperature=temperature, top_p=top_p, top_k=top_k,
             max_new_tokens=max_new_tokens, batch_size=batch_size, base_url=base_url, api_key_env=api_key_env,
             label=label))
@@ -105,6 +113,8 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = o["config"], model: Optional[str] = o["model"],
         backend: Optional[str] = o["backend"], benchmark: Optional[str] = o["benchmark"],
         benchmark_path: Optional[str] = o["benchmark_path"],
+        release: Optional[str] = o["release"], date_from: Optional[str] = o["date_from"],
+        date_to: Optional[str] = o["date_to"],
         benchmarks_file: Optional[list[str]] = o["benchmarks_file"],
         limit: Optional[int] = o["limit"], slice_: Optional[str] = o["slice_"],
         thinking: Optional[bool] = o["thinking"], n: Optional[int] = o["n"], seed: Optional[int] = o["seed"],
@@ -121,7 +131,8 @@ def register(app: typer.Typer) -> None:
         cfg = build_config(EvalConfig, config, _overrides(
             out_dir=out_dir, from_infer=from_infer, run_name=run_name, processes=processes,
             overwrite=overwrite or None, model=model, backend=backend, benchmark=benchmark,
-            benchmark_path=benchmark_path, benchmarks_files=benchmarks_file, limit=limit, slice=slice_,
+            benchmark_path=benchmark_path, release=release, date_from=date_from, date_to=date_to,
+            benchmarks_files=benchmarks_file, limit=limit, slice=slice_,
             enable_thinking=thinking, n=n, seed=seed, temperature=temperature, top_p=top_p, top_k=top_k,
             max_new_tokens=max_new_tokens, batch_size=batch_size, base_url=base_url, api_key_env=api_key_env,
             label=label))

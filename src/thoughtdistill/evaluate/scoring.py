@@ -4,7 +4,8 @@
   (:mod:`thoughtdistill.verify.math`);
 - multiple_choice: the chosen letter (``\\boxed{C}``, "Answer: C", "the answer is (C)", …);
 - code_stdio / code_function: the last ```python block run in the sandbox
-  (:mod:`thoughtdistill.verify.code`).
+  (:mod:`thoughtdistill.verify.code`); items with LeetCode-style functional tests
+  (LiveCodeBench) call ``Solution().<func_name>`` instead of feeding stdin.
 
 Only the text after the thought is scored: a thought that never closed (truncated) has no
 answer and scores wrong. Teachers' and students' outputs go through the same function.
@@ -56,24 +57,22 @@ def extract_choice(text: str, n_choices: int = 4) -> str | None:
 
 
 def _math_scores(answers: list[str], golds: list[str], processes: int) -> list[Score]:
-    from ..verify.math import extract_final_answer, verify_math, verify_math_many
+    from ..verify.math import score_math_many
 
-    preds = [extract_final_answer(a) if a.strip() else None for a in answers]
-    if processes > 1 and len(answers) > 1:
-        results = verify_math_many(list(zip(answers, golds)), processes=processes)
-    else:
-        results = [verify_math(a, g) for a, g in zip(answers, golds)]
+    results = score_math_many(list(zip(answers, golds)), processes=processes)
     return [Score(bool(r.verdict), (p.strip() if isinstance(p, str) else p) or None, r.by, r.detail)
-            for p, r in zip(preds, results)]
+            for r, p in results]
 
 
 def _code_score(spec: BenchmarkSpec, item: EvalItem, answer: str, limits: Any) -> Score:
-    from ..verify.code import check_function, check_stdio, extract_code
+    from ..verify.code import check_function, check_functional, check_stdio, extract_code
 
     code = extract_code(answer)
     if not code:
         return Score(False, None, "sandbox", "no code block in the answer")
-    if spec.scorer == "code_function":
+    if item.meta.get("testtype") == "functional":  # LeetCode style (LiveCodeBench)
+        result = check_functional(code, item.tests, item.entry_point or "", limits)
+    elif spec.scorer == "code_function":
         prompt = item.meta.get("prompt") or ""
         if item.entry_point and f"def {item.entry_point}" not in code:
             code = prompt + code  # the model wrote only the body

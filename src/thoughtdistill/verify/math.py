@@ -45,6 +45,53 @@ def _after_thought(text: str) -> str | None:
     return text
 
 
+def _boxes(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every ``\\boxed{…}``/``\\fbox{…}`` with balanced braces, in order."""
+    spans = []
+    for cmd in _BOX_CMDS:
+        for match in re.finditer(re.escape(cmd), text):
+            content = _box_content(text, match.end())
+            if content is not None and not text.startswith(" ", match.end()):
+                close = text.index("{", match.end()) + len(content) + 2
+                spans.append((match.start(), close))
+    return sorted(spans)
+
+
+# what may stand between boxes that state one answer together ("$\boxed{1}$ and $\boxed{2}$",
+# "\boxed{(2, 2)} \quad \text{and} \quad \boxed{(6, 2)}", "\boxed{1}, \boxed{2}")
+_JOINER = re.compile(r"(?:[\s$,;]|\\quad|\\qquad|\\[,;]|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
+
+
+def _final_box_group(text: str) -> str | None:
+    """The text of the last box together with the boxes joined to it by 'and', 'or' or commas
+    (math-verify combines those into one answer); None when there is no box."""
+    spans = _boxes(text)
+    if not spans:
+        return None
+    first = len(spans) - 1
+    while first > 0 and _JOINER.fullmatch(text[spans[first - 1][1]:spans[first][0]]):
+        first -= 1
+    start, end = spans[first][0], spans[-1][1]
+    while start > 0 and text[start - 1] == "$":  # keep the math delimiters around the group
+        start -= 1
+    while end < len(text) and text[end] == "$":
+        end += 1
+    return text[start:end]
+
+
+def _answer_region(tail: str) -> tuple[str, bool] | None:
+    """(text holding the final answer, whether it is boxed): the final box group, else the
+    line of the last answer phrase ("Final Answer: …", "the answer is …", "#### …")."""
+    group = _final_box_group(tail)
+    if group is not None:
+        return group, True
+    for pattern in _ANSWER_PATTERNS:
+        matches = list(pattern.finditer(tail))
+        if matches:
+            return tail[matches[-1].start():].split("\n", 1)[0], False
+    return None
+
+
 def _last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces
     (``\\boxed 5`` without braces is accepted too)."""
@@ -145,6 +192,16 @@ def _parse(text: str, timeout: int | None):
     )
 
 
+def _extract(region: str, boxed: bool, timeout: int | None):
+    """math-verify's own extraction on the answer region: boxes only (combined when joined by
+    'and'/commas) for a box group; any expression for an answer phrase."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+    config = ([LatexExtractionConfig(boxed_match_priority=0, try_extract_without_anchor=False)] if boxed
+              else [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()])
+    return parse(region, extraction_config=config, parsing_timeout=timeout, raise_on_error=False)
+
+
 def _normalise(text: str) -> str:
     text = re.sub(r"\\(left|right|!|,|;|:|\s)", "", text)
     text = re.sub(r"\\(text|mathrm|textbf|mbox)\{([^{}]*)\}", r"\2", text)
@@ -152,25 +209,31 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", "", text).rstrip(".").lower()
 
 
-def compare(pred: str, gold: str, timeout_s: float = 5.0) -> tuple[bool, str]:
-    """(equal?, how it was decided): math-verify first, exact normalised text as fallback."""
+def _timeout(timeout_s: float) -> int | None:
     global _warned_thread
+    if _in_main_thread():
+        return max(1, int(round(timeout_s)))
+    if not _warned_thread:
+        logger.warning("math_equal outside the main thread: math-verify timeouts are off; "
+                       "use verify_math_many for protected checks")
+        _warned_thread = True
+    return None
+
+
+def compare(pred: str, gold: str, timeout_s: float = 5.0, pred_parsed: list | None = None) -> tuple[bool, str]:
+    """(equal?, how it was decided): math-verify first, exact normalised text as fallback.
+    ``pred_parsed``: math-verify's own extraction of the prediction, used instead of parsing
+    ``pred`` when it found something."""
     pred, gold = str(pred).strip(), str(gold).strip()
     if not pred:
         return False, "empty prediction"
-    timeout: int | None = max(1, int(round(timeout_s)))
-    if not _in_main_thread():
-        if not _warned_thread:
-            logger.warning("math_equal outside the main thread: math-verify timeouts are off; "
-                           "use verify_math_many for protected checks")
-            _warned_thread = True
-        timeout = None
+    timeout = _timeout(timeout_s)
     same_text = _normalise(pred) == _normalise(gold)
     try:
         from math_verify import verify
 
         gold_p = _parse(gold, timeout)
-        pred_p = _parse(pred, timeout)
+        pred_p = pred_parsed or _parse(pred, timeout)
         if not gold_p or not pred_p:
             which = "gold answer" if not gold_p else "prediction"
             why = f"math-verify could not parse the {which}"
@@ -194,23 +257,44 @@ def math_equal(pred: str | None, gold: str | None, timeout_s: float = 5.0) -> bo
     return compare(pred, gold, timeout_s)[0]
 
 
+def _prediction(response: str, timeout_s: float) -> tuple[str | None, list]:
+    """(the final answer as text, math-verify's parse of it or []): several boxes joined by
+    'and'/commas are one answer (a set), an answer phrase is reduced to its value."""
+    text = extract_final_answer(response)
+    tail = _after_thought(response) if text is not None else None
+    region = _answer_region(tail) if tail is not None else None
+    if region is None:
+        return text, []
+    try:
+        parsed = _extract(region[0], region[1], _timeout(timeout_s))
+    except Exception:  # math-verify/sympy failures: fall back to the extracted text
+        return text, []
+    shown = parsed[-1] if parsed and isinstance(parsed[-1], str) and parsed[-1].strip() else text
+    return shown, parsed
+
+
+def score_math(response: str | None, gold: str | None, timeout_s: float = 5.0) -> tuple[VerifyResult, str | None]:
+    """(result, the predicted answer as text) for one response; ``verdict=None`` without gold."""
+    if gold is None or not str(gold).strip():
+        return VerifyResult(None, BY, "no gold answer to check against"), None
+    pred, parsed = _prediction(response or "", timeout_s)
+    if pred is None:
+        return VerifyResult(False, BY, "no final answer found (no \\boxed{} or 'answer is' after the thought)"), None
+    ok, how = compare(pred, str(gold), timeout_s, pred_parsed=parsed)
+    return VerifyResult(ok, BY, f"predicted {pred!r}, gold {str(gold)!r}: {how}"), pred
+
+
 def verify_math(response: str | None, gold: str | None, timeout_s: float = 5.0) -> VerifyResult:
     """Check one response against the gold answer; ``verdict=None`` when there is no gold."""
-    if gold is None or not str(gold).strip():
-        return VerifyResult(None, BY, "no gold answer to check against")
-    pred = extract_final_answer(response or "")
-    if pred is None:
-        return VerifyResult(False, BY, "no final answer found (no \\boxed{} or 'answer is' after the thought)")
-    ok, how = compare(pred, str(gold), timeout_s)
-    return VerifyResult(ok, BY, f"predicted {pred!r}, gold {str(gold)!r}: {how}")
+    return score_math(response, gold, timeout_s)[0]
 
 
-def _verify_pair(args: tuple[str | None, str | None, float]) -> VerifyResult:
+def _score_pair(args: tuple[str | None, str | None, float]) -> tuple[VerifyResult, str | None]:
     response, gold, timeout_s = args
     try:
-        return verify_math(response, gold, timeout_s)
+        return score_math(response, gold, timeout_s)
     except Exception as exc:
-        return VerifyResult(None, BY, f"verifier error: {type(exc).__name__}: {exc}")
+        return VerifyResult(None, BY, f"verifier error: {type(exc).__name__}: {exc}"), None
 
 
 def _warm() -> None:  # import sympy/math-verify once per worker, before the first task
@@ -227,10 +311,21 @@ def verify_math_many(
     """``verify_math`` over (response, gold) pairs, in order, on ``processes`` worker
     processes (``processes <= 1`` runs serially in this process); ``on_result`` is called
     after each pair (progress)."""
+    return [res for res, _ in score_math_many(pairs, processes, timeout_s, chunksize, on_result)]
+
+
+def score_math_many(
+    pairs: Iterable[tuple[str | None, str | None]] | Sequence[tuple[str | None, str | None]],
+    processes: int = 2,
+    timeout_s: float = 5.0,
+    chunksize: int = 8,
+    on_result: Callable[[], None] | None = None,
+) -> list[tuple[VerifyResult, str | None]]:
+    """:func:`score_math` over (response, gold) pairs, like :func:`verify_math_many`."""
     tasks = [(r, g, timeout_s) for r, g in pairs]
     tick = on_result or (lambda: None)
 
-    def counted(results: Iterable[VerifyResult]) -> list[VerifyResult]:
+    def counted(results: Iterable[tuple[VerifyResult, str | None]]) -> list[tuple[VerifyResult, str | None]]:
         out = []
         for res in results:
             out.append(res)
@@ -238,10 +333,10 @@ def verify_math_many(
         return out
 
     if processes <= 1 or len(tasks) <= 1:
-        return counted(_verify_pair(t) for t in tasks)
+        return counted(_score_pair(t) for t in tasks)
     # fork is cheap and needs no re-import of __main__; a parent with other threads running
     # (an event loop, a progress bar) is not forked (a lock held by another thread would be
     # copied locked): a fork server starts the workers then.
     ctx = mp.get_context("fork" if threading.active_count() == 1 else "forkserver")
     with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_warm) as pool:
-        return counted(pool.map(_verify_pair, tasks, chunksize=max(1, chunksize)))
+        return counted(pool.map(_score_pair, tasks, chunksize=max(1, chunksize)))
