@@ -8,6 +8,8 @@ from thoughtdistill.errors import ConfigError
 from thoughtdistill.judge import aggregate_levels, aggregate_verdicts, cohen_kappa, load_rubric, spearman
 from thoughtdistill.judge.parse import parse_score
 
+from .test_rubrics import EASYDISTILL_COPY
+
 
 def test_aggregate_levels():
     assert aggregate_levels({}) is None
@@ -36,8 +38,8 @@ def test_agreement_statistics():
 
 
 def test_rubrics_render_and_never_contain_a_score():
-    for preset in ("thoughtdistill", "easydistill"):
-        rubric = load_rubric(preset)
+    for preset, path in (("thoughtdistill", None), ("easydistill", EASYDISTILL_COPY)):
+        rubric = load_rubric(preset, path)
         for metric in ("Reasoning_Verbosity", "Cognitive_Difficulty", "correctness"):
             text = rubric.render(metric, "Q {chain}?", "CHAIN TEXT", "42")
             assert "CHAIN TEXT" in text and "Q {chain}?" in text
@@ -45,7 +47,7 @@ def test_rubrics_render_and_never_contain_a_score():
             kind = "bool" if metric == "correctness" else "level"
             assert not parse_score(text, kind).ok, (preset, metric)
     assert "reference answer is known: 42" in load_rubric().render("correctness", "q", "c", "42")
-    assert load_rubric("easydistill").fingerprint != load_rubric().fingerprint
+    assert load_rubric("easydistill", EASYDISTILL_COPY).fingerprint != load_rubric().fingerprint
     with pytest.raises(ConfigError):
         load_rubric("nope")
 

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         metric: Optional[List[str]] = typer.Option(None, "--metric", help="Reasoning_Verbosity | "
                                                    "Cognitive_Difficulty | correctness (repeat)"),
         rubric: Optional[str] = typer.Option(None, help="preset: thoughtdistill | easydistill"),
-        rubric_file: Optional[Path] = typer.Option(None, help="YAML/JSON templates per metric"),
+        rubric_file: Optional[Path] = typer.Option(None, help="YAML/JSON templates per metric, or your "
+                                                   "EasyDistill folder/prompts file (for --rubric easydistill)"),
         aggregate: Optional[str] = typer.Option(None, help="median | mean"),
         judge_correctness: Optional[str] = typer.Option(None, help="fallback | always | never"),
         no_rules: bool = typer.Option(False, "--no-rules", help="do not run rule verifiers"),

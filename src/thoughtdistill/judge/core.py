@@ -51,7 +51,8 @@ class JudgeConfig(StageConfig):
     metrics: list[Literal["Reasoning_Verbosity", "Cognitive_Difficulty", "correctness"]] = Field(
         default_factory=lambda: list(METRICS))
     rubric: Literal["thoughtdistill", "easydistill"] = "thoughtdistill"
-    rubric_file: Path | None = Field(default=None, description="YAML/JSON templates overriding the preset")
+    rubric_file: Path | None = Field(default=None, description="YAML/JSON templates overriding the preset, or "
+                                     "EasyDistill's prompts (its folder or prompts file; needed by rubric easydistill)")
     aggregate: Literal["median", "mean"] = "median"
     judge_correctness: Literal["fallback", "always", "never"] = Field(
         default="fallback", description="fallback: ask judges only where no rule verifier applies; "

@@ -5,13 +5,16 @@ Presets:
 - ``thoughtdistill`` (default): our rubric, with what each level band means and an anchored
   example per band, the reference answer shown to the correctness judge when the record
   has one, and one fixed output format (``<score>N</score>`` at the end).
-- ``easydistill``: the EasyDistill ``cot_eval_api`` prompts (EasyDistill
-  ``configs/prompts/default_cot_eval_prompts.yaml``, Apache-2.0, © Alibaba Group), verbatim,
-  for scores comparable with OmniThought's.
+- ``easydistill``: EasyDistill's own ``cot_eval`` judge prompts, read from the user's
+  EasyDistill copy (its folder, or ``configs/prompts/default_cot_eval_prompts.yaml`` given as
+  ``rubric_file``), for scores comparable with OmniThought's. thoughtdistill ships none of
+  that text; without the file the preset is an error that says what to point at.
 
 A custom rubric is a YAML/JSON mapping ``{Reasoning_Verbosity: ..., Cognitive_Difficulty:
 ..., correctness: ...}`` of templates with ``{question}``, ``{chain}`` and (optional)
-``{reference}`` placeholders.
+``{reference}`` placeholders; a file in EasyDistill's layout (``reasoning_verbosity``,
+``cognitive_difficulty``, ``logical_correctness`` with ``{instruction}``/``{output}``) is read
+as EasyDistill's prompts.
 """
 
 from __future__ import annotations
@@ -103,47 +106,19 @@ Chain of thought and answer:
 """ + _OUTPUT_BOOL,
 }
 
-# EasyDistill cot_eval_api prompts (Apache-2.0), placeholders renamed {instruction}->{question},
-# {output}->{chain}; text otherwise unchanged.
-EASYDISTILL = {
-    "Reasoning_Verbosity": """You are an expert judge tasked with evaluating the Reasoning Verbosity of a Chain-of-Thought (CoT) for a given problem and its answer. Reasoning Verbosity Evaluation Focus: Assess how well the CoT's length and step complexity match the problem's inherent difficulty. An optimal chain is neither missing essential steps nor padded with needless digressions. A simple question should be solved with a brief, direct chain; a challenging one may justifiably require a longer path with reflection and error-checking. Scoring Guidelines (0-9):
-0-1 Minimal verbosity, straightforward expression with little to no elaboration.
-2-3 Clear and concise reasoning with necessary explanations.
-4-5 Moderate verbosity with detailed explanations and thorough reasoning.
-6-7 Extensive verbosity with comprehensive justification and exploration of complex connections.
-8-9 High verbosity with deep, exhaustive exploration of reasoning; involves extensive elaboration, nested justifications, and consideration of counterarguments or alternative perspectives.
-Given Problem, Answer with Chain-of-Thought, you will:
-1. Analyze the Reasoning Verbosity
-2. Determine score using the above criteria
-3. Output ONLY the integer score (0-9), place your score in <score></score>
-Problem: {question}
-Answer with Chain-of-Thought: {chain}
-""",
-    "Cognitive_Difficulty": """You are an expert judge assessing the Cognitive Difficulty of a Chain-of-Thought (CoT) for a given problem and its answer. Cognitive Difficulty Evaluation Focus: The level of reasoning competence required for a model to follow and reproduce the chain faithfully. Judge the reasoning approach, techniques, and overall difficulty. Higher scores correspond to more advanced concepts, abstractions, or multi-layer reasoning patterns. Scoring Guidelines (0-9):
-0-1 Elementary facts or a single trivial operation.
-2-3 Multi-step arithmetic, explicit enumeration, basic rule chaining.
-4-5 Early-undergraduate logic/algebra; one non-obvious insight.
-6-7 Advanced undergraduate techniques (determinants, dynamic programming, layered code reasoning, etc).
-8-9 Graduate-level abstraction, nested proofs, intricate algorithmic analysis.
-Given Problem, Answer with Chain-of-Thought, you will:
-1. Analyze the Cognitive Difficulty
-2. Determine a score using the above criteria
-3. Output ONLY the integer score (0-9), place your score in <score></score>
-Problem: {question}
-Answer with Chain-of-Thought: {chain}
-""",
-    "correctness": """You are a rigorous logical validator analyzing problem-solving components. Your task is to separately assess the validity of the reasoning process and final solution. Given Problem, Answer with Chain-of-Thought, you will:
-1. Verify stepwise logical coherence and soundness
-2. Confirm all critical problem constraints are properly addressed
-3. Check for self-contradictions or unsupported leaps in logic
-4. Verify the process can actually derive the proposed solution
-5. Output ONLY the 1/0 answer (1 for true, 0 for false) for logical correctness, place your answer in <score></score>
-Problem: {question}
-Answer with Chain-of-Thought: {chain}
-""",
-}
+# The easydistill preset reads EasyDistill's own judge prompts from the user's EasyDistill copy
+# (EasyDistill 2's file: metric -> prompt, placeholders {instruction} and {output}).
+EASYDISTILL_PROMPTS_FILE = Path("configs/prompts/default_cot_eval_prompts.yaml")
+EASYDISTILL_METRICS = {"reasoning_verbosity": "Reasoning_Verbosity", "cognitive_difficulty": "Cognitive_Difficulty",
+                       "logical_correctness": "correctness"}
+_EASYDISTILL_PLACEHOLDER = re.compile(r"\{(instruction|output)\}")
+_EASYDISTILL_RENAMED = {"instruction": "{question}", "output": "{chain}"}
+NEED_EASYDISTILL = (
+    "the easydistill rubric reads EasyDistill's own judge prompts: set rubric_file (--rubric-file) to your "
+    f"EasyDistill folder or its {EASYDISTILL_PROMPTS_FILE}"
+)
 
-PRESETS = {"thoughtdistill": OURS, "easydistill": EASYDISTILL}
+PRESETS = ("thoughtdistill", "easydistill")
 
 STRICT_LEVEL = (
     "Your reply above could not be read as a score. Reply again with nothing but the score "
@@ -182,20 +157,68 @@ class Rubric:
 
 
 def load_rubric(preset: str = "thoughtdistill", path: str | Path | None = None) -> Rubric:
-    """A preset, or a YAML/JSON file of templates (missing metrics fall back to the preset)."""
+    """A preset, with ``path`` overriding it: a YAML/JSON file of templates per metric (missing
+    metrics keep the preset's), or EasyDistill's judge prompts (its folder or prompts file),
+    which the ``easydistill`` preset requires."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown rubric preset {preset!r}; choose one of {sorted(PRESETS)}")
-    templates = dict(PRESETS[preset])
-    name = preset
-    if path is not None:
-        data = read_config_file(path)
-        unknown = set(data) - set(METRICS)
-        if unknown:
-            raise ConfigError(f"{path}: unknown metrics {sorted(unknown)}; use {list(METRICS)}")
-        for metric, text in data.items():
-            if not isinstance(text, str) or "{chain}" not in text:
-                raise ConfigError(f"{path}: field '{metric}': must be a template with a {{chain}} "
-                                  "placeholder (where the chain goes)")
-            templates[metric] = text
-        name = f"{Path(path).stem}"
-    return Rubric(name, templates)
+    if path is None:
+        if preset == "easydistill":
+            raise ConfigError(NEED_EASYDISTILL)
+        return Rubric(preset, OURS)
+    if preset == "easydistill" or is_easydistill_prompts(path):
+        return Rubric("easydistill", read_easydistill_prompts(path))
+    return Rubric(Path(path).stem, {**OURS, **read_template_file(path)})
+
+
+def read_template_file(path: str | Path) -> dict[str, str]:
+    """Templates per metric from a YAML/JSON mapping ``{metric: template}`` (our metric names)."""
+    data = read_config_file(path)
+    unknown = set(data) - set(METRICS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown metrics {sorted(unknown)}; use {list(METRICS)} "
+                          f"(or EasyDistill's {list(EASYDISTILL_METRICS)})")
+    for metric, text in data.items():
+        _check_template(path, metric, text, "{chain}")
+    return dict(data)
+
+
+def easydistill_prompts_path(path: str | Path) -> Path:
+    """EasyDistill's prompts file: ``path`` itself, or the one inside an EasyDistill folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        inside = path / EASYDISTILL_PROMPTS_FILE
+        if not inside.is_file():
+            raise ConfigError(f"{path}: no {EASYDISTILL_PROMPTS_FILE} in this folder; {NEED_EASYDISTILL}")
+        return inside
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; {NEED_EASYDISTILL}")
+    return path
+
+
+def is_easydistill_prompts(path: str | Path) -> bool:
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return True
+    return path.is_file() and bool(set(read_config_file(path)) & set(EASYDISTILL_METRICS))
+
+
+def read_easydistill_prompts(path: str | Path) -> dict[str, str]:
+    """EasyDistill's judge prompts as templates per metric, placeholders renamed to ours."""
+    path = easydistill_prompts_path(path)
+    data = read_config_file(path)
+    missing = [key for key in EASYDISTILL_METRICS if key not in data]
+    if missing:
+        raise ConfigError(f"{path}: not EasyDistill's CoT judge prompts (no {', '.join(missing)}); "
+                          f"{NEED_EASYDISTILL}")
+    templates = {}
+    for key, metric in EASYDISTILL_METRICS.items():
+        _check_template(path, key, data[key], "{output}")
+        templates[metric] = _EASYDISTILL_PLACEHOLDER.sub(lambda m: _EASYDISTILL_RENAMED[m.group(1)], data[key])
+    return templates
+
+
+def _check_template(path: str | Path, field: str, text: object, chain_placeholder: str) -> None:
+    if not isinstance(text, str) or chain_placeholder not in text:
+        raise ConfigError(f"{path}: field '{field}': must be a template with a {chain_placeholder} "
+                          "placeholder (where the chain goes)")

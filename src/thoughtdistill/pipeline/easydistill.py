@@ -4,7 +4,7 @@ onto thoughtdistill stages, so ``thoughtdistill run --config job.json`` runs the
 | job_type | stages |
 |---|---|
 | cot_generation_api / _batch | prepare → generate → easydistill_export (generation) |
-| cot_eval_api | prepare → judge (EasyDistill rubric) → easydistill_export (eval) |
+| cot_eval_api | prepare → judge (EasyDistill's prompts from eval.prompts_file) → easydistill_export (eval) |
 | cot_long2short_* / cot_short2long_* | prepare (rewrite requests) → generate → export (rewrite) |
 | kd_black_box_api / _local | prepare → generate (labels) → export (labeled_path) → train |
 | kd_black_box_train_only | prepare (labeled_path) → train |
@@ -47,7 +47,8 @@ OUT_OF_SCOPE = ("instruction_", "rank_", "rl_", "mmkd_", "agentkd_", "cot_eval_b
 
 # Every field EasyDistill 1.x reads, per section; anything else is reported as unknown.
 KNOWN = {
-    "": {"job_type", "dataset", "inference", "models", "training", "distillation"},
+    "": {"job_type", "dataset", "inference", "models", "training", "distillation",
+         "eval"},  # thoughtdistill extension: eval.prompts_file, EasyDistill 2's name for the judge prompts
     "dataset": {"input_path", "output_path", "template", "instruction_path", "labeled_path",
                 "logits_path", "seed"},
     "inference": {"base_url", "api_key", "stream", "prompt", "system_prompt", "max_new_tokens",
@@ -62,6 +63,7 @@ KNOWN = {
                  # thoughtdistill extension
                  "max_steps"},
     "distillation": {"kd_ratio", "max_seq_length", "distillation_type"},
+    "eval": {"prompts_file"},
 }
 VLLM_ONLY = {"enable_chunked_prefill", "gpu_memory_utilization", "enforce_eager", "trust_remote_code",
              "max_model_len"}
@@ -94,7 +96,7 @@ def is_easydistill(path: str | Path) -> bool:
 
 def unknown_fields(config: dict[str, Any]) -> list[str]:
     out = [k for k in config if k not in KNOWN[""]]
-    for section in ("dataset", "inference", "models", "training", "distillation"):
+    for section in ("dataset", "inference", "models", "training", "distillation", "eval"):
         value = config.get(section)
         if isinstance(value, dict):
             out += [f"{section}.{k}" for k in value if k not in KNOWN[section]]
@@ -340,9 +342,14 @@ def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: st
             "output": "${stage_dir}/chains.jsonl", "keep_chains": True}))
         judge = {k: v for k, v in endpoint.items() if k not in ("temperature", "seed")}
         judge["name"] = "judge"
+        prompts = (config.get("eval") or {}).get("prompts_file")
+        if not prompts:
+            warnings.append("cot_eval_api: no eval.prompts_file (EasyDistill's configs/prompts/"
+                            "default_cot_eval_prompts.yaml), so the judge uses thoughtdistill's own rubric")
+        rubric = {"rubric": "easydistill", "rubric_file": str(prompts)} if prompts else {"rubric": "thoughtdistill"}
         stages.append(StageSpec(name="judge", config={
             "input": "${stages.prepare.dir}/chains.jsonl", "output": "${stage_dir}/annotated.jsonl",
-            "judges": [judge], "rubric": "easydistill", "progress": False}))
+            "judges": [judge], **rubric, "progress": False}))
         stages.append(StageSpec(name="export", uses="easydistill_export", config={
             "input": "${stages.judge.dir}/annotated.jsonl", "output": need(ds, "output_path", "dataset"),
             "format": "eval"}))
