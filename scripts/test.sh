@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The ZeRO-2 training test runs DeepSpeed on CPU; it is an optional extra for users.
-.venv/bin/pip install -q -e ".[deepspeed]"
+.venv/bin/pip install -q -c constraints.txt -e ".[deepspeed]"
 # The report test drives a real headless Chromium; install it where we may (CI runs as root).
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
