@@ -13,8 +13,10 @@ from thoughtdistill.io.convert import FORMATS, convert_file, detect_format, expo
 from thoughtdistill.io.parquet import ParquetWriter, is_canonical_parquet
 from thoughtdistill.records import Record
 
-# Hand-built in the shape of alibaba-pai/OmniThought (thought/solution/full_response chains)
-# and OmniThought-0528 (full_response-only chains), with the fields those files carry.
+# Hand-built in the published layout of alibaba-pai/OmniThought and alibaba-pai/OmniThought-0528
+# (dataset cards on huggingface.co): every chain carries thought, solution, full_response, teacher,
+# thought_correctness_verify, Reasoning_Verbosity{judge, level}, Cognitive_Difficulty{judge, level}.
+# (tests/conformance/test_omnithought.py holds the conformance cases.)
 OMNITHOUGHT_ROWS = [
     {
         "question": "Find the sum of all integer bases $b>9$ for which $17_b$ divides $97_b$.",
@@ -26,6 +28,7 @@ OMNITHOUGHT_ROWS = [
                 "solution": "The sum is $\\boxed{70}$.",
                 "teacher": "QwQ-32B",
                 "thought": "b+7 divides 9b+7 ...",
+                "thought_correctness_verify": True,
             },
             {
                 "Cognitive_Difficulty": {"judge": "QwQ-32B", "level": 4},
@@ -34,6 +37,7 @@ OMNITHOUGHT_ROWS = [
                 "solution": "70",
                 "teacher": "DeepSeek-R1",
                 "thought": "short",
+                "thought_correctness_verify": False,
             },
         ],
     },
@@ -41,20 +45,27 @@ OMNITHOUGHT_ROWS = [
         "question": "Write a function that reverses a string.",
         "reasoning": [
             {
-                "Cognitive_Difficulty": {"judge": "DeepSeek-R1", "level": 1},
-                "Reasoning_Verbosity": {"judge": "DeepSeek-R1", "level": 0},
-                "full_response": "Okay, reversing...\n</think>\n\n```python\ndef rev(s):\n    return s[::-1]\n```",
+                "Cognitive_Difficulty": {"judge": "QwQ-32B", "level": 1},
+                "Reasoning_Verbosity": {"judge": "QwQ-32B", "level": 0},
+                "full_response": "<think>\nOkay, reversing...\n</think>\n\n```python\ndef rev(s):\n    return s[::-1]\n```",
+                "solution": "```python\ndef rev(s):\n    return s[::-1]\n```",
                 "teacher": "DeepSeek-R1-0528",
-            },
-            {
-                "Cognitive_Difficulty": {"judge": "DeepSeek-R1", "level": 9},
-                "Reasoning_Verbosity": {"judge": "DeepSeek-R1", "level": 9},
-                "full_response": "<think>\nI keep thinking and never stop",
-                "teacher": "DeepSeek-R1-0528",
+                "thought": "Okay, reversing...",
+                "thought_correctness_verify": True,
             },
         ],
     },
 ]
+# Not a published layout: chains that only carry full_response (another tool's export),
+# which --split-thoughts fills in.
+FULL_RESPONSE_ONLY = {
+    "question": "Write a function that reverses a string.",
+    "reasoning": [
+        {"full_response": "Okay, reversing...\n</think>\n\n```python\ndef rev(s):\n    return s[::-1]\n```",
+         "teacher": "some-model"},
+        {"full_response": "<think>\nI keep thinking and never stop", "teacher": "some-model"},
+    ],
+}
 
 CONTAINERS = ["jsonl", "jsonl.gz", "json", "parquet"]
 
@@ -94,16 +105,17 @@ def test_omnithought_both_variants_round_trip(tmp_path, suffix):
     assert rows == OMNITHOUGHT_ROWS  # not one field lost, none added
 
 
-def test_omnithought_split_fills_0528_chains(tmp_path):
+def test_split_fills_full_response_only_chains(tmp_path):
     src = tmp_path / "omni.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in OMNITHOUGHT_ROWS))
+    src.write_text("".join(json.dumps(r) + "\n" for r in [OMNITHOUGHT_ROWS[0], FULL_RESPONSE_ONLY]))
     records = list(read_records(src, "omnithought", split=True))
     chains = records[1].reasoning
     assert chains[0].thought == "Okay, reversing..." and chains[0].solution.startswith("```python")
     assert chains[0].truncated is False
     assert chains[1].truncated is True and chains[1].solution == ""
-    # chains that already had parts are left alone
-    assert records[0].reasoning[0].dump() == OMNITHOUGHT_ROWS[0]["reasoning"][0]
+    # chains that already had parts are left alone (their label read as the verdict)
+    assert records[0].reasoning[0].dump() == {**OMNITHOUGHT_ROWS[0]["reasoning"][0], "correctness": {
+        "verdict": True, "by": "omnithought", "detail": "thought_correctness_verify"}}
 
 
 @pytest.mark.parametrize("suffix", CONTAINERS + ["hf"])
@@ -143,7 +155,8 @@ def test_foreign_parquet_is_read_as_rows(tmp_path):
     pq.write_table(table, path)
     assert not is_canonical_parquet(path)
     records = list(read_records(path, "omnithought"))
-    assert [r.reasoning[0].dump() for r in records] == [r["reasoning"][0] for r in OMNITHOUGHT_ROWS]
+    assert [r.reasoning[0].correctness.verdict for r in records] == [True, True]
+    assert list(export_rows(records, "omnithought")) == OMNITHOUGHT_ROWS
 
 
 def test_hf_dataset_folder_loads_with_datasets(tmp_path):

@@ -216,14 +216,14 @@ def _read_easydistill(row: Row) -> Row:
 
 
 def _easydistill_scores(chain: Chain) -> Row:
+    """A scored chain's three cot_eval fields (null for a missing one, as EasyDistill writes
+    an unparsable score); nothing for a chain without any score."""
     scores: Row = {}
     for key, field_name in EASYDISTILL_LEVELS.items():
         annotation = getattr(chain, field_name)
-        if annotation is not None:
-            scores[key] = annotation.level
-    if chain.correctness is not None:
-        scores[EASYDISTILL_VERDICT] = chain.correctness.verdict
-    return scores
+        scores[key] = annotation.level if annotation is not None else None
+    scores[EASYDISTILL_VERDICT] = chain.correctness.verdict if chain.correctness is not None else None
+    return scores if any(v is not None for v in scores.values()) else {}
 
 
 def _write_easydistill(record: Record) -> Iterator[Row]:
