@@ -36,7 +36,8 @@ from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Annotation, Chain, Correctness, Judgment, Record
 from ..verify.sandbox import SandboxLimits
 from ..verify.stage import chain_text, hiding, read_input, rule_for, verify_pairs
-from .agreement import AgreementTracker, format_report
+from .agreement import format_report
+from .diagnostics import JudgeDiagnostics, format_diagnostics
 from .parse import Parsed, parse_score
 from .rubrics import METRICS, SHORT, Rubric, kind_of, load_rubric, strict_instruction
 
@@ -100,6 +101,7 @@ class JudgeResult:
     agreement: dict[str, Any] = field(default_factory=dict)
     agreement_path: Path | None = None
     seconds: float = 0.0
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # judge.diagnostics report
 
     def summary(self) -> str:
         by = ", ".join(f"{k}={v}" for k, v in sorted(self.correctness_by.items())) or "none"
@@ -107,7 +109,7 @@ class JudgeResult:
                 f"{self.requests} judge calls ({self.sent} sent, {self.cached} cached, "
                 f"{self.resumed} resumed), {self.retried} strict retries, {self.unparsable} "
                 f"unparsable, {self.failed} failed; correctness by {by} -> {self.output}\n"
-                + format_report(self.agreement))
+                + (format_diagnostics(self.diagnostics) if self.diagnostics else format_report(self.agreement)))
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -372,14 +374,14 @@ def _judge(config: JudgeConfig, rubric: Rubric, start: float) -> JudgeResult:
     work.mkdir(parents=True, exist_ok=True)
     stats = JudgeResult(output=config.output)
     scores = _collect_scores(config, rubric, work, stats) if config.judges else {}
-    tracker = AgreementTracker()
+    diag = JudgeDiagnostics()  # score spread, modal share, RV-length correlation, agreement
     batch: list[Record] = []
     with open_writer(config.output) as writer:
         def flush() -> None:
             _decide_correctness(config, batch, stats)
             for rec in batch:
                 for chain in rec.reasoning:
-                    tracker.add(chain)
+                    diag.add(chain)
                 writer.write(rec)
             batch.clear()
 
@@ -391,10 +393,12 @@ def _judge(config: JudgeConfig, rubric: Rubric, start: float) -> JudgeResult:
             if len(batch) >= 256:
                 flush()
         flush()
-    stats.agreement = tracker.report()
+    stats.agreement = diag.agreement.report()
+    stats.diagnostics = diag.report()
     stats.agreement_path = config.agreement_report or config.output.with_name(
         config.output.name + ".agreement.json")
-    stats.agreement_path.write_text(json.dumps(stats.agreement, indent=2), encoding="utf-8")
+    stats.agreement_path.write_text(json.dumps({**stats.agreement, "diagnostics": stats.diagnostics}, indent=2),
+                                    encoding="utf-8")
     stats.seconds = time.monotonic() - start
     if stats.failed and stats.failed == len(scores):
         raise ThoughtDistillError(
