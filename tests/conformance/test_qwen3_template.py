@@ -28,11 +28,18 @@ WEATHER_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 
-def _official(messages, tools=None, add_generation_prompt=False, **kwargs) -> str:
+def _compile_official():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
-    return env.from_string(OFFICIAL).render(
-        messages=messages, tools=tools, add_generation_prompt=add_generation_prompt, **kwargs)
+    return env.from_string(OFFICIAL)
+
+
+OFFICIAL_TEMPLATE = _compile_official()
+
+
+def _official(messages, tools=None, add_generation_prompt=False, **kwargs) -> str:
+    return OFFICIAL_TEMPLATE.render(messages=messages, tools=tools, add_generation_prompt=add_generation_prompt,
+                                    **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +105,52 @@ def test_generation_prompt_renders_as_official(tok, name, enable_thinking, templ
     switch = {} if enable_thinking is None else {"enable_thinking": enable_thinking}
     ours = _ours(tok, prompt, template, tools=tools, add_generation_prompt=True, **switch)
     assert ours == _official(prompt, tools=tools, add_generation_prompt=True, **switch)
+
+
+def _random_assistant(rng):
+    thought, answer = rng.choice(["", "t1", "\nt2\n", "a\n\nb"]), rng.choice(["", "ans", "\nans\n"])
+    form = rng.choice(["plain", "think_block", "field", "close_only"])
+    if form == "think_block":
+        message = _assistant(f"<think>\n{thought}\n</think>\n\n{answer}")
+    elif form == "field":
+        message = _assistant(answer, reasoning_content=thought)
+    elif form == "close_only":
+        message = _assistant(f"{thought}</think>{answer}")
+    else:
+        message = _assistant(answer)
+    if rng.random() < 0.3:
+        message["tool_calls"] = [{"type": "function", "function": {"name": f"f{i}", "arguments": {"x": i}}}
+                                 for i in range(rng.randint(1, 2))]
+    return message
+
+
+def _random_conversation(rng):
+    messages = [{"role": "system", "content": "sys"}] if rng.random() < 0.5 else []
+    for _ in range(rng.randint(1, 4)):
+        wrapped = rng.random() < 0.2  # a tool response sent as a user turn: not a query
+        messages.append(_user("<tool_response>\nr\n</tool_response>" if wrapped else f"q{len(messages)}"))
+        for _ in range(rng.randint(1, 2)):
+            messages.append(_random_assistant(rng))
+            if messages[-1].get("tool_calls"):
+                messages += [{"role": "tool", "content": f"out{i}"} for i in range(rng.randint(1, 2))]
+        if rng.random() < 0.15:
+            messages.append({"role": "system", "content": "late system"})
+    return messages
+
+
+def test_random_conversations_render_as_official(tok):
+    """Seeded random mixes of the features above: every rendering, with and without a generation
+    prompt and tools, in both variants, equals the official template's."""
+    import random
+
+    rng = random.Random(14)
+    for _ in range(150):
+        messages = _random_conversation(rng)
+        tools = [WEATHER_TOOL] if rng.random() < 0.3 else None
+        for options in ({}, {"add_generation_prompt": True}, {"add_generation_prompt": True, "enable_thinking": False}):
+            expected = _official(messages, tools=tools, **options)
+            for template in (QWEN3_CHAT_TEMPLATE, QWEN3_THINKING_TEMPLATE):
+                assert _ours(tok, messages, template, tools=tools, **options) == expected, messages
 
 
 def test_single_turn_literal(tok):
