@@ -1,9 +1,11 @@
 """The run report: one self-contained HTML page (inline CSS, figures as base64 PNG, no
 external fetches) plus ``report.json`` with the same numbers.
 
-Sections: summary, funnel (questions → chains → verified → selected), RV×CD heatmaps,
-length histograms, training loss, evaluation table with tokens spent, selection report,
-stages, data files (relative links).
+Sections: what happened (a paragraph in words: what improved, what did not and why), summary,
+funnel (questions → chains → judged / rule-verified / correct → selected), per-teacher table,
+judge diagnostics (score spread, modal share, agreement, RV vs length), RV×CD heatmaps, length
+histograms, training loss, evaluation table with tokens spent, selection report, stages, data
+files (relative links; journals, state and manifests folded away). Rates are shown as percents.
 
     from thoughtdistill.report import build_report
     build_report("runs/quickstart", "runs/quickstart/report")
@@ -21,11 +23,12 @@ from pydantic import BaseModel, Field
 
 from ..config import StageConfig
 from ..io.atomic import atomic_open
-from .data import chain_stats, eval_runs, load_manifests, loss_curve, main_records_file
+from .data import chain_stats, eval_runs, judge_diagnostics, load_manifests, loss_curve, main_records_file
 from .html import render_html
+from .story import what_happened
 
-SECTIONS = ("summary", "funnel", "heatmaps", "lengths", "training", "evaluation", "selection",
-            "stages", "files")
+SECTIONS = ("what-happened", "summary", "funnel", "teachers", "judge", "heatmaps", "lengths", "training",
+            "evaluation", "selection", "stages", "files")
 
 
 class ReportConfig(StageConfig):
@@ -70,7 +73,8 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
                 stats = chain_stats(path)
                 per_stage[m["stage"]] = stats
                 entry.update(records=_rel(path, out_dir), questions=stats["questions"], chains=stats["chains_ok"],
-                             verified=stats["verified"], judged=stats["judged"])
+                             judged=stats["judged"], rule_verified=stats["rule_verified"],
+                             correct=stats["correct"], verified=stats["correct"])
         stages.append(entry)
 
     def stats_of(kinds: tuple[str, ...]) -> dict[str, Any] | None:
@@ -82,11 +86,22 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
     funnel = {
         "questions": (prep or gen or {}).get("questions"),
         "chains": gen["chains_ok"] if gen else None,
-        "verified": annotated["verified"] if annotated else None,
+        "judged": annotated["judged"] if annotated else None,  # both RV and CD
+        "rule_verified": annotated["rule_verified"] if annotated else None,  # decided by a rule verifier
+        "correct": annotated["correct"] if annotated else None,  # verdict true, rule or judge
         "selected": selected["chains_ok"] if selected else None,
     }
     if gen and prep is None:
         funnel["questions"] = gen["questions"]
+    funnel["verified"] = funnel["correct"]  # older name of "correct"; not shown
+    teachers = _teacher_table(annotated or gen, selected)
+    judge = None
+    judged_m = _last([x for x in manifests if x["stage"] in per_stage], ("judge",))
+    if judged_m is not None:
+        try:
+            judge = {"stage": judged_m["stage"], **judge_diagnostics(Path(per_stage[judged_m["stage"]]["file"]))}
+        except Exception:  # noqa: BLE001 - a report never fails on one section
+            judge = None
     heatmaps = {}
     if annotated and annotated["judged"]:
         heatmaps["all annotated chains"] = annotated["rv_cd"]
@@ -102,6 +117,7 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
         logs = sorted((run_dir / train["stage"]).rglob("trainer_log.json"))
         if logs:
             training = {"log": _rel(logs[0], out_dir), **loss_curve(logs[0])}
+        training.update(_train_facts(train))
     evaluation = []
     for m in manifests:
         if m.get("kind") == "evaluate":
@@ -122,10 +138,41 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
               "generation_completion": (gen or {}).get("completion_tokens", 0),
               "evaluation": sum(r["tokens_spent"] or 0 for r in evaluation)}
     files = _data_files(run_dir, out_dir, max_files)
-    return {"run_dir": str(run_dir), "recipe": _recipe_name(run_dir), "funnel": funnel, "stages": stages,
+    data = {"run_dir": str(run_dir), "recipe": _recipe_name(run_dir), "funnel": funnel, "stages": stages,
             "heatmaps": heatmaps, "lengths": lengths, "training": training, "evaluation": evaluation,
             "selection": selection, "tokens": tokens, "files": files,
-            "teachers": (gen or {}).get("teachers", {})}
+            "teachers": (gen or {}).get("teachers", {}), "teacher_table": teachers, "judge": judge,
+            "selected_with_thought": (selected or {}).get("with_thought")}
+    data["what_happened"] = what_happened(data)
+    return data
+
+
+def _teacher_table(annotated: dict[str, Any] | None, selected: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per teacher: chains, correct, rule-verified, judged, truncated, selected."""
+    if not annotated:
+        return []
+    picked = (selected or {}).get("teachers", {})
+    rows = []
+    for name, t in sorted(annotated["per_teacher"].items(), key=lambda kv: -kv[1]["chains"]):
+        rows.append({"teacher": name, **t, "selected": picked.get(name, 0) if selected else None})
+    for name, n in picked.items():  # a teacher only the selection has (recorded chains added later)
+        if name not in annotated["per_teacher"]:
+            rows.append({"teacher": name, **{k: None for k in ("chains", "correct", "incorrect", "rule_verified",
+                                                               "judged", "truncated")}, "selected": n})
+    return rows
+
+
+def _train_facts(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Steps, examples, batch and student from a train stage's manifest (what the story needs)."""
+    result = manifest.get("result") if isinstance(manifest.get("result"), dict) else {}
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    batch = None
+    if isinstance(config.get("per_device_batch_size"), int):
+        batch = config["per_device_batch_size"] * int(config.get("gradient_accumulation_steps") or 1) \
+            * int(result.get("world_size") or 1)
+    return {"steps": result.get("steps"), "examples": result.get("examples"), "effective_batch": batch,
+            "student": config.get("student"), "first_loss": result.get("first_loss"),
+            "last_loss": result.get("last_loss")}
 
 
 def _recipe_name(run_dir: Path) -> str:
@@ -141,14 +188,31 @@ def _rel(path: Path, base: Path) -> str:
     return os.path.relpath(Path(path).resolve(), base)
 
 
+INTERNAL_NAMES = ("journal", "state.json", ".meta.json", ".lock", "run.json", "recipe.resolved.json",
+                  "trainer_state.json", ".stale")
+INTERNAL_PARTS = ("manifests", "servers")
+
+
+def is_internal(rel: Path) -> bool:
+    """Bookkeeping a reader rarely opens: journals, state, manifests, work folders, checkpoints,
+    infer metadata. Listed folded away in the report."""
+    parts = rel.parts
+    return (any(p in INTERNAL_PARTS or p.endswith(".work") or p.startswith("checkpoint-") for p in parts[:-1])
+            or any(x in rel.name for x in INTERNAL_NAMES))
+
+
 def _data_files(run_dir: Path, out_dir: Path, limit: int) -> list[dict[str, Any]]:
     out = []
     for path in sorted(run_dir.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or "servers" in path.relative_to(run_dir).parts:
+        if not path.is_file() or path.name.startswith("."):
             continue
         if _under(path, out_dir) or path.suffix not in (".jsonl", ".json", ".gz", ".parquet", ".png", ".html", ".yaml", ".md"):
             continue
-        out.append({"path": _rel(path, out_dir), "name": str(path.relative_to(run_dir)), "bytes": path.stat().st_size})
+        rel = path.relative_to(run_dir)
+        if "servers" in rel.parts:
+            continue
+        out.append({"path": _rel(path, out_dir), "name": str(rel), "bytes": path.stat().st_size,
+                    "internal": is_internal(rel)})
         if len(out) >= limit:
             break
     return out

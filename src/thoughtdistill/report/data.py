@@ -80,14 +80,26 @@ def _is_records(path: Path) -> bool:
     return False
 
 
+RULE_VERIFIERS = ("math-verify", "sandbox-stdio", "sandbox-function")
+
+
+def _teacher_row() -> dict[str, int]:
+    return {"chains": 0, "correct": 0, "incorrect": 0, "rule_verified": 0, "judged": 0, "truncated": 0}
+
+
 def chain_stats(path: Path) -> dict[str, Any]:
-    """Counts, RV×CD matrix and lengths of the chains in a canonical records file."""
-    questions = chains = ok = verified = judged = 0
+    """Counts, RV×CD matrix, lengths and per-teacher numbers of the chains in a records file.
+
+    ``judged``: chains with both an RV and a CD level; ``rule_verified``: correctness decided
+    by a rule verifier (math-verify, sandbox); ``correct``: verdict true, whoever decided it
+    (``verified`` is the same number, kept for older readers)."""
+    questions = chains = ok = correct = incorrect = rule_verified = judged = judge_decided = 0
     matrix = [[0] * LEVELS for _ in range(LEVELS)]  # [rv][cd]
     lengths: list[int] = []
     length_unit = "completion tokens"
-    prompt_tokens = completion_tokens = 0
+    prompt_tokens = completion_tokens = truncated = with_thought = 0
     teachers: Counter[str] = Counter()
+    per_teacher: dict[str, dict[str, int]] = {}
     for _, row in iter_dicts(path):
         questions += 1
         for chain in row.get("reasoning") or []:
@@ -95,15 +107,34 @@ def chain_stats(path: Path) -> dict[str, Any]:
             if chain.get("finish_reason") == "error" or chain.get("error"):
                 continue
             ok += 1
-            teachers[chain.get("teacher") or "?"] += 1
+            name = chain.get("teacher") or "?"
+            teachers[name] += 1
+            t = per_teacher.setdefault(name, _teacher_row())
+            t["chains"] += 1
+            if chain.get("truncated") or chain.get("finish_reason") == "length":
+                truncated += 1
+                t["truncated"] += 1
+            if chain.get("thought") or "</think>" in (chain.get("full_response") or ""):
+                with_thought += 1
             corr = chain.get("correctness") or {}
             if corr.get("verdict") is True:
-                verified += 1
+                correct += 1
+                t["correct"] += 1
+            elif corr.get("verdict") is False:
+                incorrect += 1
+                t["incorrect"] += 1
+            if corr.get("verdict") is not None:
+                if corr.get("by") in RULE_VERIFIERS:
+                    rule_verified += 1
+                    t["rule_verified"] += 1
+                elif str(corr.get("by", "")).startswith(("judge:", "majority(", "llm-judge")):
+                    judge_decided += 1
             rv = (chain.get("Reasoning_Verbosity") or {}).get("level")
             cd = (chain.get("Cognitive_Difficulty") or {}).get("level")
             if isinstance(rv, int) and isinstance(cd, int) and 0 <= rv < LEVELS and 0 <= cd < LEVELS:
                 matrix[rv][cd] += 1
                 judged += 1
+                t["judged"] += 1
             usage = chain.get("usage") or {}
             if usage.get("completion_tokens"):
                 lengths.append(int(usage["completion_tokens"]))
@@ -115,9 +146,44 @@ def chain_stats(path: Path) -> dict[str, Any]:
                 lengths.append(max(1, len(text) // 4))
                 length_unit = "tokens (≈ chars / 4 where usage is missing)"
     return {"file": str(path), "questions": questions, "chains": chains, "chains_ok": ok,
-            "verified": verified, "judged": judged, "rv_cd": matrix, "lengths": lengths,
+            "correct": correct, "incorrect": incorrect, "verified": correct, "rule_verified": rule_verified,
+            "judge_decided": judge_decided, "judged": judged, "truncated": truncated,
+            "with_thought": with_thought, "rv_cd": matrix, "lengths": lengths,
             "length_unit": length_unit, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens, "teachers": dict(teachers)}
+            "completion_tokens": completion_tokens, "teachers": dict(teachers), "per_teacher": per_teacher}
+
+
+def judge_diagnostics(path: Path) -> dict[str, Any]:
+    """:func:`thoughtdistill.judge.diagnostics.diagnose` over a records file's chains."""
+    from ..judge.diagnostics import diagnose
+
+    return diagnose(chain for _, row in iter_dicts(path) for chain in row.get("reasoning") or [])
+
+
+def model_params(model: str | None) -> int | None:
+    """Parameters of a local safetensors model folder, read from the files' headers (no
+    weights loaded); None when it is not a local folder."""
+    import struct
+
+    if not model:
+        return None
+    folder = Path(model)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    total = 0
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                (size,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(size))
+        except (OSError, ValueError, struct.error):
+            return None
+        for name, info in header.items():
+            if name != "__metadata__" and isinstance(info, dict):
+                n = 1
+                for d in info.get("shape", []):
+                    n *= int(d)
+                total += n
+    return total or None
 
 
 def loss_curve(path: Path) -> dict[str, list[float]]:
@@ -150,7 +216,8 @@ def loss_curve(path: Path) -> dict[str, list[float]]:
 
 
 def eval_runs(folder: Path) -> list[dict[str, Any]]:
-    """Rows of the evaluation table from ``thoughtdistill.eval/1`` run JSONs in a folder."""
+    """Rows of the evaluation table from ``thoughtdistill.eval/1`` run JSONs in a folder.
+    Metrics an older run lacks (format adherence, held-out NLL, accuracy CI) are None."""
     rows = []
     for path in sorted(folder.rglob("*.json")):
         if path.name.endswith(".meta.json"):
@@ -165,11 +232,14 @@ def eval_runs(folder: Path) -> list[dict[str, Any]]:
         bench = data.get("benchmark")
         n_samples = m.get("n_samples") or 0
         mean_tokens = m.get("mean_completion_tokens")
+        sampling = data.get("sampling") if isinstance(data.get("sampling"), dict) else {}
+        nll = m.get("heldout_nll")
         rows.append({
             "file": str(path),
             "run": data.get("run_name") or path.stem,
             "label": data.get("label") or data.get("model"),
             "model": data.get("model"),
+            "model_params": model_params(data.get("model")),
             "benchmark": bench.get("name") if isinstance(bench, dict) else bench,
             "n_problems": m.get("n_problems"),
             "n": data.get("n", m.get("n_samples_per_problem")),
@@ -180,11 +250,19 @@ def eval_runs(folder: Path) -> list[dict[str, Any]]:
             "tokens_spent": round(mean_tokens * n_samples) if mean_tokens and n_samples else None,
             "truncation_rate": m.get("truncation_rate"),
             "accuracy_per_1k_tokens": m.get("accuracy_per_1k_tokens"),
+            "format_adherence": m.get("format_adherence"),
+            "heldout_nll": nll.get("per_token") if isinstance(nll, dict) else None,
+            "heldout_chains": nll.get("chains") if isinstance(nll, dict) else None,
+            "max_new_tokens": sampling.get("max_new_tokens"),
+            "enable_thinking": data.get("enable_thinking"),
         })
     return rows
 
 
 def _ci(metrics: dict[str, Any], n: Any) -> list[float] | None:
+    ci = metrics.get("accuracy_ci")
+    if isinstance(ci, dict) and isinstance(ci.get("low"), (int, float)) and isinstance(ci.get("high"), (int, float)):
+        return [ci["low"], ci["high"]]
     est = metrics.get(f"avg@{n}") if n else None
     if isinstance(est, dict):
         lo, hi = est.get("ci_low", est.get("low")), est.get("ci_high", est.get("high"))

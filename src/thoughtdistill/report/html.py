@@ -20,6 +20,10 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .step b{display:block;font-size:26px}.step span{font-size:12px;color:#57606a}
 img{max-width:100%;height:auto}.empty{color:#57606a;font-style:italic}
 code{background:#f6f8fa;padding:1px 4px;border-radius:4px}header code{background:#32383f;color:#fff}
+.story p{margin:6px 0;line-height:1.5}.story .improved{color:#1a7f37}.story .worse{color:#cf222e}
+.story .warning{color:#9a6700}.story .unchanged{color:#57606a}
+.warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;margin:8px 0;font-size:13px}
+.step small{display:block;font-size:11px;color:#57606a}details summary{cursor:pointer;color:#57606a;margin-top:8px}
 """
 
 # Marks the page once every figure decoded (checked by the browser test).
@@ -109,7 +113,39 @@ def _num(x: Any, digits: int = 3) -> str:
 
 
 def _ci(ci: Any) -> str:
-    return "–" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+    return "–" if not ci else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    """A rate (0–1) as a percent; '–' when missing."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
+        return "–"
+    return f"{100 * x:.{digits}f}%"
+
+
+def _share(part: Any, whole: Any) -> str:
+    """'12 (40%)' of a count and its whole."""
+    if part is None:
+        return "–"
+    if not whole:
+        return _e(part)
+    return f"{_e(part)} <small>({100 * part / whole:.0f}%)</small>"
+
+
+# Human labels for select_report.json keys (docs/select.md); unlisted keys are not shown.
+SELECT_LABELS = {
+    "strategy": "strategy", "seed": "random seed",
+    "rows_in": "rows read", "rows_bad": "bad rows", "questions_in": "questions in", "chains_in": "chains in",
+    "questions_out": "questions kept", "chains_out": "chains kept", "tokens_out": "tokens kept",
+}
+STRATEGY_LABELS = {
+    "cd_band": "CD band for the student", "student_size_b": "student size (billions of parameters)",
+    "difficulty_source": "difficulty from", "rv_target_mean": "target mean RV", "score_mean": "mean fit score",
+    "in_band": "chains in the CD band", "bins": "RV×CD bins", "empty_bins": "empty bins", "matched": "matched to",
+}
+STEP_LABELS = {"read": "read", "filters": "your filters", "quality": "quality checks", "exact_dedup": "exact duplicates",
+               "near_dedup": "near duplicates", "decontaminate": "decontamination (eval overlap)",
+               "strategy": "strategy", "budget": "budget"}
 
 
 def _empty(what: str) -> str:
@@ -122,18 +158,18 @@ def render_html(data: dict[str, Any], title: str) -> str:
              f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
              f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
              f"<header><h1>{_e(title)}</h1><p>run directory: <code>{_e(data['run_dir'])}</code></p></header><main>"]
+    parts.append(_story(data.get("what_happened") or []))
     # summary
     tok = data["tokens"]
     parts.append("<section id='summary'><h2>Summary</h2><table>"
                  f"<tr><th>recipe</th><td>{_e(data['recipe'])}</td></tr>"
                  f"<tr><th>stages completed</th><td>{len(data['stages'])}</td></tr>"
                  f"<tr><th>teachers</th><td>{_e(', '.join(f'{k} ({v})' for k, v in data['teachers'].items()) or '–')}</td></tr>"
-                 f"<tr><th>generation tokens (prompt / completion)</th><td>{tok['generation_prompt']} / {tok['generation_completion']}</td></tr>"
-                 f"<tr><th>evaluation tokens</th><td>{tok['evaluation']}</td></tr></table></section>")
-    # funnel
-    steps = "".join(f"<div class='step'><b>{_num(f[k])}</b><span>{k}</span></div>"
-                    for k in ("questions", "chains", "verified", "selected"))
-    parts.append(f"<section id='funnel'><h2>Funnel</h2><div class='funnel'>{steps}</div></section>")
+                 f"<tr><th>generation tokens (prompt / completion)</th><td>{tok['generation_prompt']:,} / {tok['generation_completion']:,}</td></tr>"
+                 f"<tr><th>evaluation tokens</th><td>{tok['evaluation']:,}</td></tr></table></section>")
+    parts.append(_funnel(f))
+    parts.append(_teachers(data.get("teacher_table") or []))
+    parts.append(_judge(data.get("judge")))
     # heatmaps
     body = (f"<img alt='RV x CD heatmaps' src='{heatmap_figure(data['heatmaps'])}'>" if data["heatmaps"]
             else _empty("no RV/CD annotations in this run"))
@@ -148,55 +184,168 @@ def render_html(data: dict[str, Any], title: str) -> str:
     else:
         body = _empty("no training log (trainer_log.json) in this run")
     parts.append(f"<section id='training'><h2>Training loss</h2>{body}</section>")
-    ev = data["evaluation"]
-    if ev:
-        rows = "".join(
-            f"<tr><td>{_e(r['stage'])}</td><td>{_e(r['label'])}</td><td>{_e(r['benchmark'])}</td>"
-            f"<td class='num'>{_num(r['n_problems'])}</td><td class='num'>{_num(r['n'])}</td>"
-            f"<td class='num'>{_num(r['accuracy'])}</td>"
-            f"<td>{_ci(r['ci'])}</td>"
-            f"<td class='num'>{_num(r['mean_completion_tokens'], 1)}</td><td class='num'>{_num(r['tokens_spent'])}</td>"
-            f"<td class='num'>{_num(r['truncation_rate'])}</td><td><a href='{_e(r['file'])}'>json</a></td></tr>"
-            for r in ev)
-        body = ("<table><tr><th>stage</th><th>model</th><th>benchmark</th><th class='num'>problems</th>"
-                "<th class='num'>n</th><th class='num'>accuracy</th><th>CI</th><th class='num'>mean tokens</th>"
-                f"<th class='num'>tokens spent</th><th class='num'>truncated</th><th>run</th></tr>{rows}</table>")
-    else:
-        body = _empty("no evaluation runs in this run")
-    parts.append(f"<section id='evaluation'><h2>Evaluation</h2>{body}</section>")
-    sel = data["selection"]
-    if sel:
-        d = sel["data"] if isinstance(sel["data"], dict) else {}
-        scalars = {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) and k != "output"}
-        if isinstance(d.get("counts"), dict):
-            scalars.update({k: v for k, v in d["counts"].items() if isinstance(v, (int, float))})
-        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in scalars.items())
-        body = f"<table>{rows}</table>"
-        steps = [x for x in d.get("steps", []) if isinstance(x, dict)]
-        if steps:
-            srows = "".join(
-                f"<tr><td>{_e(x.get('step'))}</td><td class='num'>{_num(x.get('chains'))}</td>"
-                f"<td class='num'>{_num(x.get('questions'))}</td><td class='num'>{_num(x.get('removed_chains'))}</td>"
-                f"<td>{_e(', '.join(f'{k}: {v}' for k, v in (x.get('reasons') or {}).items()))}</td></tr>"
-                for x in steps)
-            body += ("<h3>Steps</h3><table><tr><th>step</th><th class='num'>chains left</th>"
-                     "<th class='num'>questions left</th><th class='num'>chains removed</th><th>why</th></tr>"
-                     f"{srows}</table>")
-        body += f"<p>full report: <a href='{_e(sel['file'])}'>{_e(sel['file'])}</a></p>"
-    else:
-        body = _empty("no selection report in this run")
-    parts.append(f"<section id='selection'><h2>Selection</h2>{body}</section>")
+    parts.append(_evaluation(data["evaluation"]))
+    parts.append(_selection(data["selection"]))
+    parts.append(_stages(data["stages"]))
+    parts.append(_files(data["files"]))
+    parts.append(f"</main><script>{SCRIPT}</script></body></html>")
+    return "".join(parts)
+
+
+def _story(findings: list[dict[str, str]]) -> str:
+    body = "".join(f"<p class='{_e(x.get('kind'))}'>{_e(x.get('text'))}</p>" for x in findings)
+    return f"<section id='what-happened' class='story'><h2>What happened</h2>{body or _empty('nothing to report')}</section>"
+
+
+def _funnel(f: dict[str, Any]) -> str:
+    chains = f.get("chains")
+    steps = [("questions", f.get("questions"), None, "questions"),
+             ("chains", chains, None, "chains generated (recorded + live)"),
+             ("judged", f.get("judged"), chains, "judged: both RV and CD scored"),
+             ("rule_verified", f.get("rule_verified"), chains, "rule-verified: checked by math-verify / tests"),
+             ("correct", f.get("correct"), chains, "correct: verdict true (rule or judge)"),
+             ("selected", f.get("selected"), chains, "selected for training")]
+    html_steps = "".join(
+        f"<div class='step' data-step='{key}'><b>{_num(value)}</b>"
+        f"<span>{_e(label)}</span><small>{'' if value is None or not whole else f'{100 * value / whole:.0f}% of chains'}</small></div>"
+        for key, value, whole, label in steps)
+    return f"<section id='funnel'><h2>Funnel</h2><div class='funnel'>{html_steps}</div></section>"
+
+
+def _teachers(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return f"<section id='teachers'><h2>Per teacher</h2>{_empty('no chains in this run')}</section>"
+    body = "".join(
+        f"<tr><td>{_e(r['teacher'])}</td><td class='num'>{_num(r.get('chains'))}</td>"
+        f"<td class='num'>{_share(r.get('correct'), r.get('chains'))}</td>"
+        f"<td class='num'>{_share(r.get('rule_verified'), r.get('chains'))}</td>"
+        f"<td class='num'>{_share(r.get('judged'), r.get('chains'))}</td>"
+        f"<td class='num'>{_share(r.get('truncated'), r.get('chains'))}</td>"
+        f"<td class='num'>{_share(r.get('selected'), r.get('chains'))}</td></tr>" for r in rows)
+    return ("<section id='teachers'><h2>Per teacher</h2><table><tr><th>teacher</th><th class='num'>chains</th>"
+            "<th class='num'>correct</th><th class='num'>rule-verified</th><th class='num'>judged (RV+CD)</th>"
+            f"<th class='num'>truncated</th><th class='num'>selected</th></tr>{body}</table></section>")
+
+
+def _judge(j: dict[str, Any] | None) -> str:
+    if not j:
+        return f"<section id='judge'><h2>Judge diagnostics</h2>{_empty('no judge stage in this run')}</section>"
+    names = {"RV": "Reasoning Verbosity (RV)", "CD": "Cognitive Difficulty (CD)"}
+    rows = ""
+    for short, m in j["metrics"].items():
+        if not m["n"]:
+            rows += f"<tr><td>{names.get(short, short)}</td><td colspan='6' class='empty'>no scores</td></tr>"
+            continue
+        hist = " ".join(f"{lvl}:{c}" for lvl, c in enumerate(m["histogram"]) if c)
+        flag = " ⚠" if m["modal_share"] > j.get("modal_warn", 0.8) else ""
+        rows += (f"<tr><td>{names.get(short, short)}</td><td class='num'>{_share(m['n'], j['chains'])}</td>"
+                 f"<td class='num'>{m['min']}–{m['max']} ({m['levels_used']} levels)</td>"
+                 f"<td class='num'>{m['mean']:.2f} ± {m['std']:.2f}</td>"
+                 f"<td class='num'>{m['modal_level']}: {_pct(m['modal_share'], 0)}{flag}</td><td>{_e(hist)}</td></tr>")
+    body = ("<table><tr><th>metric</th><th class='num'>chains scored</th><th class='num'>spread</th>"
+            "<th class='num'>mean ± sd</th><th class='num'>modal level: share</th><th>histogram (level:chains)</th></tr>"
+            f"{rows}</table>")
+    rl = j.get("rv_length") or {}
+    rho = rl.get("spearman")
+    body += (f"<p>RV vs chain length: Spearman ρ = {rho:.2f} over {rl['n']} chains "
+             f"({'RV tracks length' if rho > 0.3 else 'RV does not track length'}).</p>" if rho is not None
+             else "<p>RV vs chain length: undefined (too few chains, or constant scores).</p>")
+    agree = j.get("agreement") or {}
+    arows = "".join(f"<tr><td>{_e(r['metric'])}</td><td>{_e(r['a'])} vs {_e(r['b'])}</td><td class='num'>{r['n']}</td>"
+                    f"<td class='num'>{_num(r.get('spearman'), 2)}</td><td class='num'>{_pct(r.get('exact_agreement'), 0)}</td></tr>"
+                    for r in agree.get("levels", []))
+    arows += "".join(f"<tr><td>correctness</td><td>{_e(r['a'])} vs {_e(r['b'])}</td><td class='num'>{r['n']}</td>"
+                     f"<td class='num'>κ {_num(r.get('cohen_kappa'), 2)}</td><td class='num'>{_pct(r.get('agreement'), 0)}</td></tr>"
+                     for r in agree.get("correctness", []))
+    body += ("<h3>Agreement between raters</h3><table><tr><th>metric</th><th>raters</th><th class='num'>chains</th>"
+             f"<th class='num'>Spearman / κ</th><th class='num'>exact agreement</th></tr>{arows}</table>" if arows
+             else "<p class='empty'>one rater per metric: no agreement to measure (add a second judge)</p>")
+    body += "".join(f"<p class='warn'>⚠ {_e(w)}</p>" for w in j.get("warnings") or [])
+    return f"<section id='judge'><h2>Judge diagnostics ({_e(j.get('stage'))})</h2>{body}</section>"
+
+
+def _evaluation(ev: list[dict[str, Any]]) -> str:
+    if not ev:
+        return f"<section id='evaluation'><h2>Evaluation</h2>{_empty('no evaluation runs in this run')}</section>"
+    rows = "".join(
+        f"<tr><td>{_e(r['stage'])}</td><td>{_e(r['label'])}</td><td>{_e(r['benchmark'])}</td>"
+        f"<td class='num'>{_num(r['n_problems'])}</td><td class='num'>{_num(r['n'])}</td>"
+        f"<td class='num'>{_pct(r['accuracy'])}</td>"
+        f"<td>{_ci(r['ci'])}</td>"
+        f"<td class='num'>{_pct(r.get('format_adherence'))}</td>"
+        f"<td class='num'>{_num(r.get('heldout_nll'), 3)}</td>"
+        f"<td class='num'>{_num(r['mean_completion_tokens'], 1)}</td><td class='num'>{_num(r['tokens_spent'])}</td>"
+        f"<td class='num'>{_pct(r['truncation_rate'])}</td><td><a href='{_e(r['file'])}'>json</a></td></tr>"
+        for r in ev)
+    body = ("<table><tr><th>stage</th><th>model</th><th>benchmark</th><th class='num'>problems</th>"
+            "<th class='num'>n</th><th class='num'>accuracy</th><th>95% CI</th><th class='num'>format adherence</th>"
+            "<th class='num'>held-out NLL/token</th><th class='num'>mean tokens</th>"
+            f"<th class='num'>tokens spent</th><th class='num'>truncated</th><th>run</th></tr>{rows}</table>")
+    return f"<section id='evaluation'><h2>Evaluation</h2>{body}</section>"
+
+
+def _selection(sel: dict[str, Any] | None) -> str:
+    if not sel:
+        return f"<section id='selection'><h2>Selection</h2>{_empty('no selection report in this run')}</section>"
+    d = sel["data"] if isinstance(sel["data"], dict) else {}
+    shown: list[tuple[str, Any]] = [(SELECT_LABELS[k], d[k]) for k in ("strategy", "seed") if d.get(k) is not None]
+    counts = d.get("counts") if isinstance(d.get("counts"), dict) else {}
+    shown += [(SELECT_LABELS[k], f"{counts[k]:,}") for k in SELECT_LABELS if isinstance(counts.get(k), (int, float))]
+    if not counts:  # an older report with the counts at the top level
+        shown += [(SELECT_LABELS[k], d[k]) for k in SELECT_LABELS
+                  if k not in ("strategy", "seed") and isinstance(d.get(k), (int, float))]
+    srep = d.get("strategy_report") if isinstance(d.get("strategy_report"), dict) else {}
+    for k, label in STRATEGY_LABELS.items():
+        v = srep.get(k)
+        if isinstance(v, float):
+            v = f"{v:.2f}"
+        elif isinstance(v, (list, tuple)):
+            v = "–".join(str(x) for x in v)
+        if v is not None and not isinstance(v, dict):
+            shown.append((label, v))
+    timing = d.get("timing_s") if isinstance(d.get("timing_s"), dict) else {}
+    if isinstance(timing.get("total"), (int, float)):
+        shown.append(("time", f"{timing['total']:.1f} s"))
+    body = "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in shown) + "</table>"
+    steps = [x for x in d.get("steps", []) if isinstance(x, dict)]
+    if steps:
+        srows = "".join(
+            f"<tr><td>{_e(STEP_LABELS.get(x.get('step'), x.get('step')))}</td><td class='num'>{_num(x.get('chains'))}</td>"
+            f"<td class='num'>{_num(x.get('questions'))}</td><td class='num'>{_num(x.get('removed_chains'))}</td>"
+            f"<td>{_e(', '.join(f'{k.replace(chr(95), chr(32))}: {v}' for k, v in (x.get('reasons') or {}).items()))}</td></tr>"
+            for x in steps)
+        body += ("<h3>Steps</h3><table><tr><th>step</th><th class='num'>chains left</th>"
+                 "<th class='num'>questions left</th><th class='num'>chains removed</th><th>why</th></tr>"
+                 f"{srows}</table>")
+    body += "".join(f"<p class='warn'>⚠ {_e(w)}</p>" for w in d.get("warnings") or [] if isinstance(w, str))
+    body += f"<p>full report: <a href='{_e(sel['file'])}'>{_e(sel['file'])}</a></p>"
+    return f"<section id='selection'><h2>Selection</h2>{body}</section>"
+
+
+def _stages(stages: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{_e(s['stage'])}</td><td>{_e(s['kind'])}</td><td class='num'>{_num(s.get('seconds'), 1)}</td>"
         f"<td class='num'>{_num(s.get('questions'))}</td><td class='num'>{_num(s.get('chains'))}</td>"
-        f"<td class='num'>{_num(s.get('verified'))}</td><td>"
+        f"<td class='num'>{_num(s.get('judged'))}</td><td class='num'>{_num(s.get('rule_verified'))}</td>"
+        f"<td class='num'>{_num(s.get('correct'))}</td><td>"
         + (f"<a href='{_e(s['records'])}'>{_e(s['records'])}</a>" if s.get("records") else "") + "</td></tr>"
-        for s in data["stages"])
-    parts.append("<section id='stages'><h2>Stages</h2><table><tr><th>stage</th><th>kind</th><th class='num'>seconds</th>"
-                 "<th class='num'>questions</th><th class='num'>chains</th><th class='num'>verified</th><th>records</th></tr>"
-                 f"{rows}</table></section>")
-    rows = "".join(f"<li><a href='{_e(x['path'])}'>{_e(x['name'])}</a> ({x['bytes']:,} bytes)</li>" for x in data["files"])
-    parts.append(f"<section id='files'><h2>Data files</h2><ul>{rows}</ul></section>" if rows else
-                 f"<section id='files'><h2>Data files</h2>{_empty('no data files')}</section>")
-    parts.append(f"</main><script>{SCRIPT}</script></body></html>")
-    return "".join(parts)
+        for s in stages)
+    return ("<section id='stages'><h2>Stages</h2><table><tr><th>stage</th><th>kind</th><th class='num'>seconds</th>"
+            "<th class='num'>questions</th><th class='num'>chains</th><th class='num'>judged</th>"
+            "<th class='num'>rule-verified</th><th class='num'>correct</th><th>records</th></tr>"
+            f"{rows}</table></section>")
+
+
+def _files(files: list[dict[str, Any]]) -> str:
+    def li(x: dict[str, Any]) -> str:
+        return f"<li><a href='{_e(x['path'])}'>{_e(x['name'])}</a> ({x['bytes']:,} bytes)</li>"
+
+    main = [x for x in files if not x.get("internal")]
+    internal = [x for x in files if x.get("internal")]
+    if not files:
+        return f"<section id='files'><h2>Data files</h2>{_empty('no data files')}</section>"
+    body = f"<ul>{''.join(map(li, main))}</ul>" if main else _empty("no data files")
+    if internal:
+        body += (f"<details><summary>{len(internal)} internal files (journals, state, manifests, metadata)</summary>"
+                 f"<ul>{''.join(map(li, internal))}</ul></details>")
+    return f"<section id='files'><h2>Data files</h2>{body}</section>"
