@@ -230,6 +230,18 @@ def test_fixture_and_substituted_students_carry_the_template(tiny_qwen3_path, sm
     assert choice.substituted and choice.template == QWEN3_THINKING_TEMPLATE
 
 
+def test_a_fixture_cached_by_an_earlier_version_gets_the_current_template(tmp_path):
+    from thoughtdistill.models import ensure_model
+
+    folder = tmp_path / "models" / "tiny-qwen3"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")  # an earlier version's
+    assert ensure_model("tiny-qwen3", root=tmp_path) == folder
+    assert (folder / "chat_template.jinja").read_text() == QWEN3_THINKING_TEMPLATE
+    assert sorted(p.name for p in folder.iterdir()) == ["chat_template.jinja", "config.json"]  # no temp file
+
+
 @pytest.mark.slow
 def test_trained_student_saves_the_template(tmp_path, data_dir):
     """A trained SmolLM2 (the substituted path) is saved with a tokenizer whose multi-turn
