@@ -48,10 +48,10 @@ class PrimitiveUnpickler(pickle.Unpickler):
     """Unpickles plain data only: any global lookup (classes, functions, reduce) is refused."""
 
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"refused to load global {module}.{name} (only plain data is accepted)")
+        raise pickle.UnpicklingError(f"it loads the global {module}.{name}")
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("refused a persistent id (only plain data is accepted)")
+        raise pickle.UnpicklingError("it asks for a persistent id")
 
 
 def _inflate(data: bytes) -> bytes:
@@ -88,7 +88,8 @@ def _cases(row: dict[str, Any], key: str, path: str, line: int) -> list[dict[str
     try:
         cases = decode_private_tests(raw) if isinstance(raw, str) else raw
     except pickle.UnpicklingError as exc:
-        raise RecordError(path, line, key, f"refused: {exc}") from None
+        raise RecordError(path, line, key, f"pickle refused: {exc}; only plain data is accepted, "
+                          "nothing was run") from None
     except Exception as exc:  # bad base64/zlib/pickle/JSON: one located line
         raise RecordError(path, line, key, f"cannot decode the tests: {type(exc).__name__}: {exc}") from None
     if not isinstance(cases, list) or not all(

@@ -58,8 +58,11 @@ def _boxes(text: str) -> list[tuple[int, int]]:
 
 
 # what may stand between boxes that state one answer together ("$\boxed{1}$ and $\boxed{2}$",
-# "\boxed{(2, 2)} \quad \text{and} \quad \boxed{(6, 2)}", "\boxed{1}, \boxed{2}")
-_JOINER = re.compile(r"(?:[\s$,;]|\\quad|\\qquad|\\[,;]|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
+# "\boxed{(2, 2)} \quad \text{and} \quad \boxed{(6, 2)}", "\boxed{1}, \boxed{2}",
+# "$x = \boxed{-3}$ or $x = \boxed{5}$"): math delimiters, spacing, commas, 'and'/'or', and
+# a variable named before the next box, as in the math environments math-verify joins
+_JOINER = re.compile(r"(?:[\s$,;]|\\quad|\\qquad|\\[,;()\[\]]|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b"
+                     r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*")
 
 
 def _final_box_group(text: str) -> str | None:
@@ -72,6 +75,11 @@ def _final_box_group(text: str) -> str | None:
     while first > 0 and _JOINER.fullmatch(text[spans[first - 1][1]:spans[first][0]]):
         first -= 1
     start, end = spans[first][0], spans[-1][1]
+    line_start = text.rfind("\n", 0, start) + 1
+    opener = max(text.rfind("$", line_start, start), text.rfind("\\(", line_start, start),
+                 text.rfind("\\[", line_start, start))
+    if opener >= 0 and _JOINER.fullmatch(text[opener:start]):  # keep "$x = " before the first box
+        start = opener
     while start > 0 and text[start - 1] == "$":  # keep the math delimiters around the group
         start -= 1
     while end < len(text) and text[end] == "$":
