@@ -59,6 +59,8 @@ def _gen_options():
         base_url=typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (openai backend)."),
         api_key_env=typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
         label=typer.Option(None, "--label", help="Name in comparison tables."),
+        dry_run=typer.Option(False, "--dry-run", help="Check the benchmark, model and settings; generate nothing."),
+        no_progress=typer.Option(False, "--no-progress", help="No progress bar or progress lines."),
     )
 
 
@@ -81,6 +83,7 @@ def register(app: typer.Typer) -> None:
         top_k: Optional[int] = o["top_k"], max_new_tokens: Optional[int] = o["max_new_tokens"],
         batch_size: Optional[int] = o["batch_size"], base_url: Optional[str] = o["base_url"],
         api_key_env: Optional[str] = o["api_key_env"], label: Optional[str] = o["label"],
+        dry_run: bool = o["dry_run"], no_progress: bool = o["no_progress"],
     ) -> None:
         """Generate answers for a benchmark into a resumable JSONL file."""
         from .infer import InferConfig, run_infer
@@ -91,7 +94,12 @@ def register(app: typer.Typer) -> None:
             benchmarks_files=benchmarks_file, limit=limit, slice=slice_,
             enable_thinking=thinking, n=n, seed=seed, temperature=temperature, top_p=top_p, top_k=top_k,
             max_new_tokens=max_new_tokens, batch_size=batch_size, base_url=base_url, api_key_env=api_key_env,
-            label=label))
+            label=label, progress=False if no_progress else None))
+        if dry_run:
+            from .dryrun import dry_run_plan
+
+            typer.echo(dry_run_plan(cfg))
+            return
         res = run_infer(cfg)
         typer.echo(f"{res.output}: {res.generated} generated, {res.skipped} already done, {res.errors} errors, "
                    f"{res.tokens_per_s:.1f} tokens/s")
@@ -122,6 +130,7 @@ def register(app: typer.Typer) -> None:
         top_k: Optional[int] = o["top_k"], max_new_tokens: Optional[int] = o["max_new_tokens"],
         batch_size: Optional[int] = o["batch_size"], base_url: Optional[str] = o["base_url"],
         api_key_env: Optional[str] = o["api_key_env"], label: Optional[str] = o["label"],
+        dry_run: bool = o["dry_run"], no_progress: bool = o["no_progress"],
     ) -> None:
         """Infer + score (or score --from-infer), writing NAME.json and NAME.samples.jsonl."""
         if ctx.invoked_subcommand is not None:
@@ -135,7 +144,12 @@ def register(app: typer.Typer) -> None:
             benchmarks_files=benchmarks_file, limit=limit, slice=slice_,
             enable_thinking=thinking, n=n, seed=seed, temperature=temperature, top_p=top_p, top_k=top_k,
             max_new_tokens=max_new_tokens, batch_size=batch_size, base_url=base_url, api_key_env=api_key_env,
-            label=label))
+            label=label, progress=False if no_progress else None))
+        if dry_run:
+            from .dryrun import dry_run_plan
+
+            typer.echo(dry_run_plan(cfg, cfg.from_infer))
+            return
         res = run_eval(cfg)  # raises (after writing the files) if every generation failed
         _check_failures(res.failed, res.metrics["n_samples"], res.first_error, str(res.run_json))
         m = res.metrics
