@@ -96,3 +96,28 @@ def test_cot_eval_job_points_the_preset_at_the_configs_prompts(tmp_path):
     judge = next(s for s in recipe.stages if s.name == "judge")
     assert judge.config["rubric"] == "thoughtdistill" and "rubric_file" not in judge.config
     assert any("no eval.prompts_file" in w for w in warnings), warnings
+
+
+@pytest.mark.slow
+def test_cot_eval_job_judges_with_the_users_easydistill_prompts(tmp_path, echo_server, data_dir):
+    """End to end on a real llm-katan echo server: the judgments record EasyDistill's rubric."""
+    from thoughtdistill.pipeline.easydistill import run_easydistill
+
+    rows = [json.loads(x) for x in (data_dir / "gsm8k_test.jsonl").read_text().splitlines()[:2]]
+    questions = tmp_path / "labeled.json"
+    questions.write_text(json.dumps([{"instruction": r["question"], "output": r["answer"]} for r in rows]))
+    config = _cot_eval_config(
+        tmp_path, eval={"prompts_file": str(EASYDISTILL_COPY)},
+        dataset={"input_path": str(questions), "output_path": str(tmp_path / "scored.json")},
+        inference={"base_url": echo_server.base_url, "api_key": "env:TD_TEST_RUBRIC_KEY", "max_new_tokens": 16})
+    import os
+
+    os.environ["TD_TEST_RUBRIC_KEY"] = "local"
+    try:
+        run_easydistill(config, tmp_path / "run", log=lambda m: None)
+    finally:
+        del os.environ["TD_TEST_RUBRIC_KEY"]
+    annotated = next((tmp_path / "run").rglob("annotated.jsonl"))
+    rubrics = {j["rubric"] for line in annotated.read_text().splitlines()
+               for chain in json.loads(line)["reasoning"] for j in chain.get("judgments") or []}
+    assert rubrics == {f"easydistill:{BUILT_IN_FINGERPRINT}"}
