@@ -143,3 +143,24 @@ def test_hub_reference_offline_is_one_line_through_the_cli():
 def test_quarantine_path_of_a_hub_reference(tmp_path):
     assert quarantine_path("hf:alibaba-pai/OmniThought-0528:train").name == "alibaba-pai__OmniThought-0528.quarantine.jsonl"
     assert quarantine_path(tmp_path / "x.jsonl") == tmp_path / "x.jsonl.quarantine.jsonl"
+
+
+def test_stages_take_hf_references(tmp_path, data_dir, hub_folder):
+    """generate (dry run: no server needed) and verify read an hf: input like a file."""
+    from thoughtdistill.generate import GenerateConfig, run_generate
+    from thoughtdistill.verify.stage import VerifyConfig, run_verify
+
+    questions = tmp_path / "math500_hub"
+    (questions / "data").mkdir(parents=True)
+    rows = [json.loads(line) for line in (data_dir / "math500.jsonl").read_text().splitlines()[:5]]
+    pq.write_table(pa.Table.from_pylist(rows), questions / "data" / "test-00000-of-00001.parquet")
+    result = run_generate(GenerateConfig(
+        input=f"hf:{questions}:test", output=tmp_path / "o.jsonl", n=2, dry_run=True,
+        teachers=[{"name": "t", "base_url": "https://api.example.com/v1", "model": "m",
+                   "api_key_env": "TD_UNSET_KEY", "max_tokens": 100}]))
+    assert result.estimate["t"].requests == 10
+
+    verified = run_verify(VerifyConfig(input=f"hf:{hub_folder}", output=tmp_path / "v.jsonl", limit=2,
+                                       processes=1, progress=False))
+    assert (verified.records, verified.chains) == (2, 16)
+    assert verified.correct + verified.incorrect == 16

@@ -21,7 +21,7 @@ from ..api import (ChatRequest, ChatResult, Choice, EndpointConfig, Engine, chec
                    default_cache_dir, estimate_tokens, probe_n, run_sync)
 from ..config import StageConfig
 from ..errors import ConfigError, ThoughtDistillError
-from ..io import atomic_open, container_of, iter_records, open_writer
+from ..io import atomic_open, container_of, is_hub_ref, iter_records, open_writer
 from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Chain, Record, Usage
 from ..thoughts import join_thought, split_thought
@@ -256,7 +256,7 @@ def make_chain(teacher: EndpointConfig, result: ChatResult | None, choice: Choic
 # -- the stage -------------------------------------------------------------------------------
 
 def _validate(config: GenerateConfig) -> int:
-    if not config.input.exists():
+    if not is_hub_ref(config.input) and not config.input.exists():
         raise ConfigError(f"{config.input}: input file not found")
     refuse_overwriting_input(config.output, [config.input])
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ConfigError
-from ..io import iter_records
+from ..io import is_hub_ref, read_records
 from .config import TrainConfig
 from .render import (
     ChainCounts,
@@ -48,9 +48,9 @@ class DataStats:
 def iter_conversations(config: TrainConfig, counts: ChainCounts):
     def records():
         for path in config.data:
-            if not Path(path).exists():
+            if not is_hub_ref(path) and not Path(path).exists():
                 raise ConfigError(f"{path}: data file not found")
-            yield from iter_records(path)
+            yield from read_records(path)  # any format convert reads (detected), or an hf: reference
 
     return conversations(
         records(),
