@@ -57,3 +57,21 @@ def test_unscored_and_error_chains():
     rep = diagnose([{"finish_reason": "error"}, {"full_response": "x" * 40}])
     assert rep["chains"] == 1 and rep["metrics"]["RV"]["n"] == 0 and rep["warnings"] == []
     assert "RV: no scores" in format_diagnostics(rep)
+
+
+def test_dry_run_counts_calls_and_sends_nothing(tmp_path, data_dir, monkeypatch):
+    from thoughtdistill.judge import JudgeConfig, run_judge
+
+    monkeypatch.delenv("TD_TEST_JUDGE_KEY", raising=False)
+    rows = [json.loads(x) for x in (data_dir / "multi_chain.jsonl").read_text().splitlines()[:3]]
+    src = tmp_path / "chains.jsonl"
+    src.write_text("".join(json.dumps({"question": r["question"], "answer": r["answer"],
+                                       "reasoning": [{"full_response": c["response"]} for c in r["chains"][:2]]}) + "\n"
+                           for r in rows))
+    # nothing listens on port 9: a dry run must not try
+    judges = [{"name": "a", "base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "TD_TEST_JUDGE_KEY"},
+              {"name": "b", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]
+    res = run_judge(JudgeConfig(input=src, output=tmp_path / "judged.jsonl", judges=judges, dry_run=True))
+    # 6 chains x 2 judges x (RV, CD); correctness goes to math-verify (the records have answers)
+    assert res.requests == 24 and res.chains == 6 and not (tmp_path / "judged.jsonl").exists()
+    assert "would make 24 judge calls" in res.summary() and "TD_TEST_JUDGE_KEY is not set" in res.summary()

@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         no_cache: bool = typer.Option(False, "--no-cache", help="do not use the response cache"),
         limit: Optional[int] = typer.Option(None, help="only the first N records"),
         no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="count the judge calls and check the config; send nothing"),
     ) -> None:
         """Score chains with LLM judges (RV, CD, correctness) and verify with rules where possible."""
         from .core import JudgeConfig, run_judge
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
             "rubric_file": rubric_file, "aggregate": aggregate, "judge_correctness": judge_correctness,
             "rule_verify": False if no_rules else None, "work_dir": work_dir,
             "cache": False if no_cache else None, "limit": limit,
-            "progress": False if no_progress else None,
+            "progress": False if no_progress else None, "dry_run": dry_run or None,
         }
         overrides.update(endpoint_overrides(config, "judges", judge_name, base_url, model,
                                             api_key_env=api_key_env, concurrency=concurrency,

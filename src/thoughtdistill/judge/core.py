@@ -74,6 +74,7 @@ class JudgeConfig(StageConfig):
     limit: int | None = Field(default=None, ge=1)
     progress: bool = True
     check_endpoints: bool = Field(default=True, description="GET /models of every judge before any request")
+    dry_run: bool = Field(default=False, description="count the judge calls and check the config; send nothing")
 
     @model_validator(mode="after")
     def _check(self) -> "JudgeConfig":
@@ -102,8 +103,13 @@ class JudgeResult:
     agreement_path: Path | None = None
     seconds: float = 0.0
     diagnostics: dict[str, Any] = field(default_factory=dict)  # judge.diagnostics report
+    dry_run_notes: list[str] | None = None  # set by a dry run: the judges it would call
 
     def summary(self) -> str:
+        if self.dry_run_notes is not None:
+            judges = "".join(f"\n  judge {n}" for n in self.dry_run_notes)
+            return (f"would make {self.requests} judge calls for {self.chains} chains in {self.records} records "
+                    f"-> {self.output}; nothing sent (--dry-run){judges}")
         by = ", ".join(f"{k}={v}" for k, v in sorted(self.correctness_by.items())) or "none"
         return (f"judged {self.chains} chains in {self.records} records ({self.seconds:.1f}s): "
                 f"{self.requests} judge calls ({self.sent} sent, {self.cached} cached, "
@@ -362,6 +368,8 @@ def run_judge(config: JudgeConfig) -> JudgeResult:
     """Judge every chain of ``config.input``; write ``config.output`` and an agreement report."""
     start = time.monotonic()
     rubric = load_rubric(config.rubric, config.rubric_file)
+    if config.dry_run:
+        return _dry_run(config, start)
     _preflight(config)
     with output_lock(config.output):
         return _judge(config, rubric, start)
@@ -404,6 +412,27 @@ def _judge(config: JudgeConfig, rubric: Rubric, start: float) -> JudgeResult:
         raise ThoughtDistillError(
             f"all {stats.failed} judge calls failed (first: {_first_failure(scores)}); {config.output} "
             "holds the chains without LLM scores; fix the judge and run again (failed calls are re-sent)")
+    return stats
+
+
+def _dry_run(config: JudgeConfig, start: float) -> JudgeResult:
+    """The checks that send nothing: input, rubric (already loaded), output path; the calls it
+    would make. A judge whose key variable is unset is a note, not an error (the dry run may
+    happen on another machine than the real one)."""
+    import os
+
+    if not config.input.exists():
+        raise ConfigError(f"input: {config.input} not found")
+    refuse_overwriting_input(config.output, [config.input])
+    stats = JudgeResult(output=config.output, requests=count_tasks(config) if config.judges else 0)
+    for record in read_input(config.input, config.input_format, config.limit):
+        stats.records += 1
+        stats.chains += len(record.reasoning)
+    notes = [f"{j.name}: {j.model} at {j.base_url}" + (f" (key variable {j.api_key_env} is not set)"
+                                                        if j.api_key_env and not os.environ.get(j.api_key_env) else "")
+             for j in config.judges]
+    stats.seconds = time.monotonic() - start
+    stats.dry_run_notes = notes
     return stats
 
 
