@@ -64,3 +64,20 @@ def test_offline_and_not_cached_is_one_line():
     message = str(info.value)
     assert "\n" not in message
     assert "offline" in message and "local file" in message and "hf:alibaba-pai/OmniThought-0528" in message
+
+
+def test_offline_falls_back_to_the_prepared_cache(hub_folder, monkeypatch):
+    """Offline, a dataset prepared earlier in the datasets cache is read from there. A real
+    hub cannot run here, so the streaming open is made to fail as it does offline (a stand-in
+    for the hub) and the cached, non-streaming load of the same folder must take over."""
+    from thoughtdistill.io import hub
+
+    def offline(ref):
+        raise ConnectionError(f"Couldn't reach '{ref.repo}' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(hub, "_open_streaming", offline)
+    monkeypatch.setattr(hub, "_offline", lambda: True)
+    assert [r["question"] for r in iter_hub_rows(f"hf:{hub_folder}:test")] == ["t0", "t1"]
+    monkeypatch.setattr(hub, "_offline", lambda: False)  # online, the same failure is reported
+    with pytest.raises(ThoughtDistillError, match="cannot load it .*ConnectionError"):
+        list(iter_hub_rows(f"hf:{hub_folder}"))

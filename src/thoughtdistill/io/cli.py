@@ -30,7 +30,8 @@ def _progress(label: str) -> Progress:
 
 
 def convert(
-    src: Path = typer.Argument(..., help="Input file: .jsonl, .jsonl.gz, .json (array), .parquet or a datasets folder."),
+    src: Path = typer.Argument(..., help="Input file: .jsonl, .jsonl.gz, .json (array), .parquet, a datasets folder, "
+                               "or a hub dataset hf:REPO[:SPLIT] / hf:REPO:CONFIG:SPLIT (streamed)."),
     dst: Path = typer.Argument(..., help="Output file; the container follows its suffix like the input. Written atomically."),
     from_: Optional[str] = typer.Option(None, "--from", help=f"Input format (default: detected from the first row): {FORMAT_HELP}."),
     to: str = typer.Option("canonical", "--to", help="Output format: canonical, omnithought, easydistill, alpaca, sharegpt, messages, responses."),
@@ -79,7 +80,7 @@ def _table(title: str, rows: dict, key: str = "value", value: str = "count") -> 
 
 
 def stats(
-    file: Path = typer.Argument(..., help="A record file (any container and format convert reads)."),
+    file: Path = typer.Argument(..., help="A record file (any container and format convert reads) or hf:REPO[:SPLIT]."),
     from_: Optional[str] = typer.Option("auto", "--from", help="Its format (see convert --help); default: detected from the first row."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Count tokens with this local HF tokenizer folder instead of whitespace words."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON instead of tables."),

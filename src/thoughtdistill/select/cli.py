@@ -24,7 +24,8 @@ def _prune(d: dict) -> dict:
 def register(app: typer.Typer) -> None:
     @app.command("select")
     def select(
-        inputs: list[Path] = typer.Argument(None, help="Annotated canonical JSONL file(s) (.jsonl or .jsonl.gz)."),
+        inputs: list[Path] = typer.Argument(None, help="Annotated record file(s): any container and format convert reads "
+                                     "(detected), or hf:REPO[:SPLIT]."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where the selected records go (JSONL)."),
         config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON config (a 'select' section or the whole file)."),
         strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="threshold | rv-cd-mix | student-fit | random"),
