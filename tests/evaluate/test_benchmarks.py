@@ -153,3 +153,61 @@ def test_every_infer_and_eval_option_has_help():
             cmd = cmd.commands[name]
         bare = [p.name for p in cmd.params if getattr(p, "help", "x") in (None, "")]
         assert not bare, f"{' '.join(path)}: options without help: {bare}"
+
+
+def test_rows_after_the_selection_are_never_read(tmp_path):
+    """Lazy validation: a broken line past --limit / --slice does not stop the run."""
+    rows = [json.dumps({"id": f"q{i}", "problem": f"{i}+0?", "answer": str(i)}) for i in range(3)]
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(rows[:2]) + "\n{not json\n" + rows[2] + "\n")
+    spec = get_benchmark("math500", path=str(path))
+    assert [i.id for i in load_items(spec, limit=2)] == ["q0", "q1"]
+    assert [i.id for i in load_items(spec, slice_="1:2")] == ["q1"]
+    with pytest.raises(RecordError, match=r":3"):
+        load_items(spec)
+    with pytest.raises(RecordError, match=r":3"):
+        load_items(spec, slice_="-1:")  # a negative bound reads the whole file
+
+
+def test_duplicate_ids_in_the_selection_name_both_lines(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(json.dumps({"id": "same", "problem": "p", "answer": "1"}) + "\n" for _ in range(2)))
+    with pytest.raises(RecordError, match=r":2: field 'id' duplicate item id 'same' \(first at line 1\)"):
+        load_items(get_benchmark("math500", path=str(path)))
+
+
+def test_hub_reference_reads_with_the_known_field_mapping(tmp_path, monkeypatch):
+    """`--benchmark-path hf:HuggingFaceH4/MATH-500:test` through io.hub.iter_hub_rows. No hub
+    here: a local folder of that name stands in (datasets reads a local folder the same way)."""
+    folder = tmp_path / "HuggingFaceH4" / "MATH-500"
+    folder.mkdir(parents=True)
+    rows = [{"problem": "What is $1+1$?", "solution": "It is $\\boxed{2}$.", "answer": "2",
+             "subject": "Prealgebra", "level": 1, "unique_id": "test/prealgebra/1.json"},
+            {"problem": "What is $2+3$?", "solution": "It is $\\boxed{5}$.", "answer": "5",
+             "subject": "Prealgebra", "level": 1, "unique_id": "test/prealgebra/2.json"}]
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = get_benchmark("math500", path="hf:HuggingFaceH4/MATH-500:test")
+    assert spec.path == "hf:HuggingFaceH4/MATH-500:test" and spec.id_field == "unique_id"
+    items = load_items(spec)
+    assert [(i.id, i.answer) for i in items] == [("test/prealgebra/1.json", "2"), ("test/prealgebra/2.json", "5")]
+    from thoughtdistill.evaluate.benchmarks import file_sha256
+
+    assert len(file_sha256(spec.resolved_path())) == 64  # the reference is fingerprinted, not read
+
+
+def test_gsm8k_hub_layout_takes_the_answer_after_the_marker(tmp_path, monkeypatch):
+    folder = tmp_path / "openai" / "gsm8k"
+    folder.mkdir(parents=True)
+    (folder / "test.jsonl").write_text(json.dumps(
+        {"question": "Tom has 3 apples and buys 1,000 more. How many?", "answer": "3 + 1000 = 1003\n#### 1,003"}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    items = load_items(get_benchmark("gsm8k", path="hf:openai/gsm8k:test"))
+    assert [(i.id, i.answer) for i in items] == [("line-1", "1003")]
+
+
+def test_a_file_with_another_suffix_reads_as_json_lines(tmp_path):
+    path = tmp_path / "bench.txt"
+    path.write_text(json.dumps({"id": "a", "problem": "p", "answer": "1"}) + "\n")
+    assert [i.id for i in load_items(get_benchmark("math500", path=str(path)))] == ["a"]

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from thoughtdistill.verify.code import check_function, check_stdio, extract_code
+from thoughtdistill.verify.code import check_function, check_functional, check_stdio, extract_code
 from thoughtdistill.verify.sandbox import SandboxLimits
 
 
@@ -146,3 +146,44 @@ def test_chain_time_budget_covers_all_tests():
     res = check_stdio(slow, tests, limits=SandboxLimits(wall_s=5, chain_wall_s=1.0))
     assert res.verdict is False and "time budget for the chain (1s) spent after" in res.detail
     assert check_stdio(slow, tests[:1], limits=SandboxLimits(wall_s=5, chain_wall_s=1.0)).verdict is True
+
+
+# LeetCode-style functional tests (LiveCodeBench): one JSON argument per input line
+REVERSE_TESTS = [{"input": '[1, 2, 3]', "output": '[3, 2, 1]'}, {"input": '["a"]', "output": '["a"]'},
+                 {"input": '[[1, 2], 3]', "output": '[3, [1, 2]]'}]
+REVERSE = "class Solution:\n    def rev(self, xs: List[Any]) -> List[Any]:\n        return xs[::-1]\n"
+
+
+def test_functional_solution_class_and_plain_function():
+    ok = check_functional(REVERSE, REVERSE_TESTS, "rev")
+    assert ok.verdict is True and ok.by == "sandbox-functional" and "3/3" in ok.detail
+    assert check_functional("def rev(xs):\n    return list(reversed(xs))\n", REVERSE_TESTS, "rev").verdict is True
+    wrong = check_functional(REVERSE.replace("xs[::-1]", "xs"), REVERSE_TESTS, "rev")
+    assert wrong.verdict is False and "test 1/3: wrong answer" in wrong.detail
+    missing = check_functional(REVERSE, REVERSE_TESTS, "reverse")
+    assert missing.verdict is False and "no method or function 'reverse'" in missing.detail
+    assert check_functional(REVERSE, [], "rev").verdict is None
+    assert check_functional("", REVERSE_TESTS, "rev").verdict is False
+
+
+def test_functional_tuples_count_as_lists_only_at_the_top():
+    tests = [{"input": "[1, 2]", "output": "[[1, 2]]"}]
+    assert check_functional("def f(xs):\n    return ([1, 2],)\n", tests, "f").verdict is True
+    nested = check_functional("def f(xs):\n    return [(1, 2)]\n", tests, "f")
+    assert nested.verdict is False and "wrong answer" in nested.detail  # LiveCodeBench: [(1, 2)] != [[1, 2]]
+
+
+def test_functional_several_arguments_and_a_scalar_answer():
+    tests = [{"input": '"abcabc"\n3', "output": "2"}, {"input": '"aaaa"\n1', "output": "1"}]
+    code = ("class Solution:\n    def count(self, s: str, k: int) -> int:\n"
+            "        return len({s[i:i + k] for i in range(len(s) - k + 1)}) - (k == 3)\n")
+    assert check_functional(code, tests, "count").verdict is True
+
+
+def test_functional_per_test_time_limit_and_expected_outputs_stay_out_of_the_sandbox():
+    slow = "class Solution:\n    def rev(self, xs):\n        while True:\n            pass\n"
+    res = check_functional(slow, REVERSE_TESTS, "rev", SandboxLimits(cpu_s=1, wall_s=10))
+    assert res.verdict is False and "time limit (1s)" in res.detail
+    peek = ("import sys\nDATA = sys.stdin.read()\n"
+            "class Solution:\n    def rev(self, xs):\n        return DATA\n")
+    assert check_functional(peek, REVERSE_TESTS, "rev").verdict is False  # stdin is consumed, no outputs in it
