@@ -26,7 +26,8 @@ from ..errors import ConfigError
 from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlAppender, iter_dicts
 from .backends import GenOutput, InferBackend, Sampling
-from .benchmarks import BenchmarkSpec, EvalItem, build_messages, file_sha256, get_benchmark, load_items, load_registry
+from .benchmarks import (BenchmarkSpec, EvalItem, benchmark_window, build_messages, file_sha256, get_benchmark,
+                         load_items, load_registry)
 from .scoring import answer_part
 
 BackendName = Literal["transformers", "vllm", "openai"]
@@ -40,6 +41,9 @@ class GenSettings(StageConfig):
     benchmark: str = Field(description="registry name, e.g. math500, aime24, gsm8k, humaneval")
     benchmark_path: str | None = None  # override the entry's file (required for gpqa_diamond, livecodebench)
     benchmarks_files: list[str] = Field(default_factory=list)  # user registry YAML/JSON files
+    release: str | None = None  # LiveCodeBench release window: release_v2 (cumulative), v2, v1_v3
+    date_from: str | None = None  # only problems with contest_date >= YYYY-MM-DD
+    date_to: str | None = None  # only problems with contest_date <= YYYY-MM-DD
     limit: int | None = Field(default=None, ge=1)
     slice: str | None = None  # 'START:STOP' over the benchmark's items, applied before limit
     enable_thinking: bool = True
@@ -166,7 +170,8 @@ def make_backend(cfg: GenSettings, journal_path: Path | None = None) -> InferBac
 
 def resolve_benchmark(cfg: GenSettings) -> tuple[BenchmarkSpec, list[EvalItem], Path]:
     registry = load_registry(cfg.benchmarks_files)
-    spec = get_benchmark(cfg.benchmark, registry, cfg.benchmark_path)
+    spec = get_benchmark(cfg.benchmark, registry, cfg.benchmark_path, release=cfg.release,
+                         date_from=cfg.date_from, date_to=cfg.date_to)
     items = load_items(spec, limit=cfg.limit, slice_=cfg.slice)
     return spec, items, spec.resolved_path()
 
@@ -179,7 +184,7 @@ def settings_record(cfg: GenSettings, spec: BenchmarkSpec, path: Path, n_items: 
         "label": cfg.label or default_label(cfg.model),
         "benchmark": {"name": spec.name, "scorer": spec.scorer, "path": str(path),
                       "sha256": file_sha256(path), "slice": cfg.slice, "limit": cfg.limit,
-                      "n_items": n_items,
+                      "n_items": n_items, **benchmark_window(spec),
                       "prompt_template": cfg.prompt_template or spec.prompt_template,
                       "system_prompt": cfg.system_prompt if cfg.system_prompt is not None else spec.system_prompt},
         "enable_thinking": cfg.enable_thinking,

@@ -107,7 +107,8 @@ def run_eval(config: EvalConfig) -> EvalResult:
     settings = meta["settings"]
     bench = settings["benchmark"]
     registry = load_registry(config.benchmarks_files)
-    spec = get_benchmark(bench["name"], registry, bench["path"])
+    spec = get_benchmark(bench["name"], registry, bench["path"], release=bench.get("release"),
+                         date_from=bench.get("date_from"), date_to=bench.get("date_to"))
     if spec.scorer != bench["scorer"]:
         spec = spec.model_copy(update={"scorer": bench["scorer"]})
     items = load_items(spec, limit=bench["limit"], slice_=bench["slice"])
