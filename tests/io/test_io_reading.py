@@ -146,8 +146,9 @@ def test_quarantine_path_of_a_hub_reference(tmp_path):
 
 
 def test_stages_take_hf_references(tmp_path, data_dir, hub_folder):
-    """generate (dry run: no server needed) and verify read an hf: input like a file."""
+    """generate and judge (dry runs: no server needed) and verify read an hf: input like a file."""
     from thoughtdistill.generate import GenerateConfig, run_generate
+    from thoughtdistill.judge import JudgeConfig, run_judge
     from thoughtdistill.verify.stage import VerifyConfig, run_verify
 
     questions = tmp_path / "math500_hub"
@@ -164,3 +165,7 @@ def test_stages_take_hf_references(tmp_path, data_dir, hub_folder):
                                        processes=1, progress=False))
     assert (verified.records, verified.chains) == (2, 16)
     assert verified.correct + verified.incorrect == 16
+
+    judged = run_judge(JudgeConfig(input=f"hf:{hub_folder}", output=tmp_path / "j.jsonl", limit=2, dry_run=True,
+                                   judges=[{"name": "a", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]))
+    assert (judged.records, judged.chains) == (2, 16)

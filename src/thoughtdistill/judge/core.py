@@ -33,6 +33,7 @@ from ..api import (ChatRequest, ChatResult, EndpointConfig, check_endpoints, def
 from ..config import StageConfig
 from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import output_lock, refuse_overwriting_input
+from ..io.hub import is_hub_ref
 from ..records import Annotation, Chain, Correctness, Judgment, Record
 from ..verify.sandbox import SandboxLimits
 from ..verify.stage import chain_text, hiding, read_input, rule_for, verify_pairs
@@ -421,7 +422,7 @@ def _dry_run(config: JudgeConfig, start: float) -> JudgeResult:
     happen on another machine than the real one)."""
     import os
 
-    if not config.input.exists():
+    if not is_hub_ref(config.input) and not config.input.exists():
         raise ConfigError(f"input: {config.input} not found")
     refuse_overwriting_input(config.output, [config.input])
     stats = JudgeResult(output=config.output, requests=count_tasks(config) if config.judges else 0)
@@ -438,7 +439,7 @@ def _dry_run(config: JudgeConfig, start: float) -> JudgeResult:
 
 def _preflight(config: JudgeConfig) -> None:
     """Everything that can fail before a request is spent."""
-    if not config.input.exists():
+    if not is_hub_ref(config.input) and not config.input.exists():
         raise ConfigError(f"input: {config.input} not found")
     refuse_overwriting_input(config.output, [config.input])
     for judge in config.judges:
