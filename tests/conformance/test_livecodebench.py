@@ -134,14 +134,15 @@ def test_hostile_functional_solutions_fail(lcb_file, trick, why):
     assert not result.correct and why in result.detail, result.detail
 
 
-def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+@pytest.mark.parametrize("protocol", [0, 2, pickle.HIGHEST_PROTOCOL])  # GLOBAL and STACK_GLOBAL opcodes
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, protocol):
     marker = tmp_path / "pwned"
 
     class Payload:
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    raw = base64.b64encode(zlib.compress(pickle.dumps(Payload()))).decode()
+    raw = base64.b64encode(zlib.compress(pickle.dumps(Payload(), protocol=protocol))).decode()
     path = write_jsonl(tmp_path / "lcb.jsonl", [stdin_row(), stdin_row("abc301_a", private_test_cases=raw)])
     with pytest.raises(RecordError) as err:
         load_items(get_benchmark("livecodebench", path=path))

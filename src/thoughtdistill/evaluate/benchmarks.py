@@ -1,7 +1,9 @@
 """Benchmarks as data plus a scorer, in a registry users can extend with a YAML/JSON file.
 
-A benchmark is a JSONL file, the names of the fields that hold the question and the
-reference, a prompt template and a scorer kind. Built-in entries read the sets that ship
+A benchmark is a file of rows (CSV, JSONL, JSON, Parquet, a datasets folder, or an ``hf:``
+hub reference), the names of the fields that hold the question and the reference, a prompt
+template and a scorer kind; published layouts (GPQA's CSV columns, LiveCodeBench's
+``code_generation_lite`` rows, see :mod:`.lcb`) are recognised by their columns. Built-in entries read the sets that ship
 inside the package (``package:<file>``, in ``thoughtdistill/evaluate/data/``, licences and
 provenance in its SOURCES.md); GPQA-Diamond and LiveCodeBench are not redistributed, so their
 entries need a ``path`` from the user.
@@ -20,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..config import read_config_file
@@ -471,12 +472,13 @@ def load_items(spec: BenchmarkSpec, *, limit: int | None = None, slice_: str | N
     """The benchmark's items: rows in the entry's date window, then ``slice``, then ``limit``.
     Only the selected rows are validated and decoded, so a bad row elsewhere does not stop
     a ``--limit`` run; a bad selected row is a RecordError naming file, line and field."""
-    path = Path(spec.path) if spec.path and is_hub_ref(spec.path) else spec.resolved_path(base_dir)
-    if not is_hub_ref(spec.path or "") and not path.exists():
+    hub = is_hub_ref(spec.path or "")
+    path = Path(str(spec.path)) if hub else spec.resolved_path(base_dir)
+    if not hub and not path.exists():
         raise ConfigError(f"benchmark {spec.name!r}: file {path} not found")
     sl = parse_slice(slice_)
-    chosen = _select(_in_window(iter_benchmark_rows(spec.path if is_hub_ref(spec.path or "") else path),
-                                spec, path), sl, limit, spec, slice_)
+    rows = _in_window(iter_benchmark_rows(str(spec.path) if hub else path), spec, path)
+    chosen = _select(rows, sl, limit, spec, slice_)
     if sl is None and limit is None:
         _warn_release_count(spec, len(chosen))
     items = [row_to_item(spec, row, path, line) for line, row in chosen]
