@@ -57,3 +57,15 @@ def test_unknown_fields_round_trip():
     dumped = Record.model_validate(row).dump()
     assert dumped["x_extra"] == {"a": [1, 2]}
     assert dumped["reasoning"][0] == row["reasoning"][0]
+
+
+def test_omnithought_label_is_the_verdict_with_provenance():
+    base = {"thought": "t", "solution": "s", "teacher": "DeepSeek-R1-0528"}
+    chain = Chain.model_validate({**base, "thought_correctness_verify": False})
+    assert (chain.correctness.verdict, chain.correctness.by) == (False, "omnithought")
+    assert chain.dump()["thought_correctness_verify"] is False  # the published field stays
+    judged = Chain.model_validate({**base, "thought_correctness_verify": False,
+                                   "correctness": {"verdict": True, "by": "math-verify"}})
+    assert judged.correctness.by == "math-verify"  # a verdict already there wins
+    for not_a_label in (None, "true", 1):
+        assert Chain.model_validate({**base, "thought_correctness_verify": not_a_label}).correctness is None

@@ -2,7 +2,9 @@
 
 A superset of the OmniThought / OmniThought-0528 row: every field those files carry is
 kept (unknown fields ride along through ``extra="allow"``) and written back unchanged, so
-reading and writing an OmniThought file loses nothing.
+reading and writing an OmniThought file loses nothing. Their per-chain correctness label
+(``thought_correctness_verify``) is also read as the chain's ``correctness`` (by
+``"omnithought"``), so stages that need a verdict find one.
 """
 
 from __future__ import annotations
