@@ -69,6 +69,13 @@ def test_stdio_whitespace_normalised():
     assert check_stdio("print('1 2 3 4')", tests).verdict is False
 
 
+def test_stdio_numbers_compare_as_decimals_like_livecodebench():
+    tests = [{"input": "", "output": "0.5 YES\n12"}]
+    assert check_stdio("print('0.50 YES')\nprint('12.0')", tests).verdict is True
+    assert check_stdio("print('0.51 YES')\nprint(12)", tests).verdict is False
+    assert check_stdio("print('0.5 yes')\nprint(12)", tests).verdict is False  # words stay exact
+
+
 def test_function_check_small(data_dir):
     row = _rows(data_dir, "humaneval.jsonl")["HumanEval/0"]
     good = check_function(row["prompt"] + row["canonical_solution"], row["test"], row["entry_point"])

@@ -2,7 +2,7 @@
 sandbox (:mod:`thoughtdistill.verify.sandbox`).
 
 - stdin/stdout tests (Codeforces / CodeContests style): ``[{"input": ..., "output": ...}]``,
-  compared as whitespace-separated tokens;
+  compared as whitespace-separated tokens (numbers also as decimals: ``0.50`` equals ``0.5``);
 - function-call tests (HumanEval style): ``code + test_code + check(entry_point)``;
 - functional tests (LeetCode / LiveCodeBench style): ``Solution().<func_name>(*args)`` per
   test, arguments and expected output as JSON (:func:`check_functional`).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from .result import VerifyResult
@@ -55,6 +56,21 @@ def _tokens(text: str) -> list[str]:
     return text.split()
 
 
+def _same_token(got: str, want: str) -> bool:
+    """Equal text, or equal decimal numbers ('0.50' vs '0.5'), as LiveCodeBench compares."""
+    if got == want:
+        return True
+    try:
+        return Decimal(got) == Decimal(want)
+    except InvalidOperation:
+        return False
+
+
+def _same_output(got: str, want: str) -> bool:
+    a, b = _tokens(got), _tokens(want)
+    return len(a) == len(b) and all(_same_token(x, y) for x, y in zip(a, b))
+
+
 def _short(text: str, n: int = 120) -> str:
     text = text.strip()
     return repr(text if len(text) <= n else text[:n] + "…")
@@ -87,7 +103,7 @@ def check_stdio(
         run = run_python(code, stdin=str(test.get("input", "")), limits=limits)
         if not run.ok:
             failures.append(f"test {i}/{len(tests)}: run failed: {_failure(run)}")
-        elif _tokens(run.stdout) != _tokens(str(test.get("output", ""))):
+        elif not _same_output(run.stdout, str(test.get("output", ""))):
             failures.append(
                 f"test {i}/{len(tests)}: wrong output: expected {_short(str(test.get('output', '')))}, "
                 f"got {_short(run.stdout)}"
@@ -170,12 +186,11 @@ import signal as _signal
 import sys as _sys
 import types as _types
 
-_PRELUDE = (
-    "from typing import *\nfrom collections import *\nfrom heapq import *\nfrom bisect import *\n"
-    "from itertools import *\nfrom functools import *\nfrom math import *\nfrom string import *\n"
-    "import collections, heapq, bisect, itertools, functools, math, string, re, sys, json, copy\n"
-    "sys.setrecursionlimit(50000)\n"
-)
+# the modules LiveCodeBench's runner star-imports before a solution, in its order
+_STAR = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
+         "statistics", "itertools", "functools", "operator", "io", "sys", "json", "builtins", "typing")
+_PRELUDE = ("".join(f"from {m} import *\n" for m in _STAR)
+            + "".join(f"import {m}\n" for m in _STAR[:-2]) + "sys.setrecursionlimit(50000)\n")
 _SCALARS = (type(None), bool, int, float, str)
 
 
