@@ -169,9 +169,12 @@ def read_input(path: Path, fmt: str | None, limit: int | None = None) -> Iterato
 
 
 def count_chains(path: Path, limit: int | None = None) -> int | None:
-    """Chains in a records file (raw rows, no validation): a progress total; None if unreadable."""
-    from ..io import iter_rows
+    """Chains in a records file (raw rows, no validation): a progress total; None if unreadable
+    or a hub dataset (counting would stream it all once more)."""
+    from ..io import is_hub_ref, iter_rows
 
+    if is_hub_ref(path):
+        return None
     total = 0
     try:
         for i, (_, _, row) in enumerate(iter_rows(path)):
