@@ -165,6 +165,9 @@ def test_stages_take_hf_references(tmp_path, data_dir, hub_folder):
                                        processes=1, progress=False))
     assert (verified.records, verified.chains) == (2, 16)
     assert verified.correct + verified.incorrect == 16
+    from thoughtdistill.verify.stage import count_chains
+
+    assert count_chains(f"hf:{hub_folder}") is None  # no extra pass over a hub dataset for a bar
 
     judged = run_judge(JudgeConfig(input=f"hf:{hub_folder}", output=tmp_path / "j.jsonl", limit=2, dry_run=True,
                                    judges=[{"name": "a", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]))
