@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..config import StageConfig
+from .onpolicy_config import OnPolicySettings
 
 
 class LoraSettings(StageConfig):
@@ -28,7 +29,7 @@ class KDSettings(StageConfig):
     """
 
     teacher: str | None = Field(None, description="teacher HF folder (needed to precompute or on the fly)")
-    mode: Literal["precompute", "on_the_fly", "stored"] = "precompute"
+    mode: Literal["precompute", "on_the_fly", "stored", "on_policy"] = "precompute"
     teacher_logprobs: str | None = Field(
         None, description="top-k store folder; default <data>.topk/<teacher folder name>"
     )
@@ -38,6 +39,8 @@ class KDSettings(StageConfig):
     temperature: float = Field(1.0, gt=0)
     jsd_beta: float = Field(0.5, gt=0, lt=1)
     teacher_batch_size: int = Field(1, ge=1)
+    on_policy: OnPolicySettings | None = Field(None, description="mode on_policy: student sampling, served "
+                                               "teacher, SFT mix (None: the defaults)")
 
 
 class TrainConfig(StageConfig):
@@ -110,6 +113,8 @@ class TrainConfig(StageConfig):
         if kd is not None:
             if kd.mode in ("precompute", "on_the_fly") and not kd.teacher:
                 raise ValueError(f"kd.mode={kd.mode!r} needs kd.teacher (a teacher HF folder)")
+            if kd.mode == "on_policy" and not (kd.teacher or (kd.on_policy and kd.on_policy.teacher_endpoint)):
+                raise ValueError("kd.mode='on_policy' needs kd.teacher (HF folder) or kd.on_policy.teacher_endpoint")
             if kd.mode == "stored" and not kd.teacher_logprobs:
                 raise ValueError("kd.mode='stored' needs kd.teacher_logprobs (a top-k store folder)")
             if self.batching == "packing":

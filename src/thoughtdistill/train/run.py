@@ -18,7 +18,8 @@ from .data import DataStats, build_dataset, load_dataset_file
 from .render import ChainCounts, TemplateChoice, check_example, resolve_template
 
 LOG_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "kd_loss", "ce_loss", "num_tokens",
-            "mean_token_accuracy")
+            "mean_token_accuracy", "generated_tokens", "completion_len", "stopped_share", "generate_s",
+            "teacher_s", "update_s")
 
 
 @dataclass
@@ -181,13 +182,17 @@ def run_train(config: TrainConfig) -> TrainResult:
     problems = check_rendering(config, tokenizer, template, dataset, config.preflight_samples)
     if problems:
         raise ThoughtDistillError("rendering check failed (run --preflight to see it): " + "; ".join(problems[:3]))
+    if config.kd is not None and config.kd.mode == "on_policy":
+        from .onpolicy import check_on_policy
+
+        check_on_policy(config, tokenizer, dataset, student)
 
     store = None
     store_path = None
     if config.kd is not None:
         from .teacher import TopKStore, precompute_topk, tokenizer_fingerprint
 
-        if config.kd.mode != "on_the_fly":
+        if config.kd.mode not in ("on_the_fly", "on_policy"):
             store_path = default_store_path(config)
             if config.kd.mode == "precompute":
                 with state.main_process_first():
@@ -327,6 +332,11 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
 
         return SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
                           peft_config=peft_config)
+    if config.kd.mode == "on_policy":
+        from .onpolicy import build_on_policy_trainer
+
+        return build_on_policy_trainer(config, model, args, train_ds, tokenizer, peft_config, lambda path: (
+            AutoModelForCausalLM.from_pretrained(resolve_model_path(path), dtype=model.dtype, **kwargs)))
     from .kd import KDCollator, KDTrainer
 
     teacher_model = None
