@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from thoughtdistill.cli import app
 from thoughtdistill.errors import RecordError
 from thoughtdistill.io import iter_canonical_rows, load_questions, read_records, write_records
-from thoughtdistill.io.convert import export_rows
+from thoughtdistill.io.convert import GSM8K_MARK, export_rows
 from thoughtdistill.io.reader import quarantine_path
 from thoughtdistill.io.stats import compute_stats
 from thoughtdistill.select import SelectConfig, run_select
@@ -172,3 +172,17 @@ def test_stages_take_hf_references(tmp_path, data_dir, hub_folder):
     judged = run_judge(JudgeConfig(input=f"hf:{hub_folder}", output=tmp_path / "j.jsonl", limit=2, dry_run=True,
                                    judges=[{"name": "a", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]))
     assert (judged.records, judged.chains) == (2, 16)
+
+
+def test_gsm8k_published_layout_is_detected(tmp_path, data_dir):
+    """openai/gsm8k (hub, config main) rows are {question, answer}; the final answer is the text
+    after '####' (github.com/openai/grade-school-math, grade_school_math/data/test.jsonl)."""
+    shared = [json.loads(line) for line in (data_dir / "gsm8k_test.jsonl").read_text().splitlines()[:20]]
+    path = tmp_path / "test.jsonl"
+    path.write_text("".join(json.dumps({"question": r["question"], "answer": r["answer"]}) + "\n" for r in shared))
+    records = list(read_records(path))
+    assert [r.answer for r in records] == [r["final"] for r in shared]
+    assert all(r.domain == "math" and GSM8K_MARK in r.meta["solution"] for r in records)
+    plain = tmp_path / "plain.jsonl"  # question + a short answer: still a canonical row
+    plain.write_text(json.dumps({"question": "1+1?", "answer": "2"}) + "\n")
+    assert list(read_records(plain))[0].meta is None

@@ -387,11 +387,28 @@ def _read_aime(row: Row) -> Row:
     return _question_only(row, "problem", "math", "answer", used)
 
 
+GSM8K_MARK = "####"
+
+
+def _gsm8k_final(worked: Any) -> str | None:
+    """The final answer of a worked GSM8K solution: after ``####``, commas removed."""
+    if not isinstance(worked, str) or GSM8K_MARK not in worked:
+        return None
+    return worked.rsplit(GSM8K_MARK, 1)[1].strip().replace(",", "")
+
+
 def _read_gsm8k(row: Row) -> Row:
+    if "final" not in row:  # the published layout (openai/gsm8k): question + worked answer
+        row = {**row, "final": _gsm8k_final(row.get("answer"))}
     out = _question_only(row, "question", "math", "final", ("answer",))
     if row.get("answer") is not None:
         out.setdefault("meta", {})["solution"] = row["answer"]
     return out
+
+
+def _is_gsm8k(row: Row) -> bool:
+    return {"question", "final"} <= row.keys() or (
+        row.keys() == {"question", "answer"} and _gsm8k_final(row["answer"]) is not None)
 
 
 def _read_humaneval(row: Row) -> Row:
@@ -469,8 +486,8 @@ for _fmt in (
            _read_humaneval, detect=lambda r: {"prompt", "entry_point"} <= r.keys()),
     Format("code_tests", "stdin/stdout problems: problem, tests [{input, output}]",
            _read_code_tests, detect=lambda r: {"problem", "tests"} <= r.keys()),
-    Format("gsm8k", "GSM8K: question, answer (worked solution), final",
-           _read_gsm8k, detect=lambda r: {"question", "final"} <= r.keys()),
+    Format("gsm8k", "GSM8K: question, answer (worked solution, '#### final'), final (optional)",
+           _read_gsm8k, detect=_is_gsm8k),
     Format("math500", "MATH-500: problem, solution, answer, subject, level, unique_id",
            _read_math500, detect=lambda r: {"problem", "unique_id"} <= r.keys()),
     Format("aime", "AIME 24/25 (and any problem/answer file)", _read_aime,
