@@ -1,7 +1,8 @@
 """The easydistill rubric preset reads EasyDistill's judge prompts from the user's EasyDistill copy.
 
-``data/easydistill`` stands for that copy: EasyDistill's ``configs/prompts/default_cot_eval_prompts.yaml``
-in its published layout (github.com/modelscope/easydistill at aeb8ca3e, see data/SOURCES.md).
+``data/easydistill`` stands for that copy: a ``configs/prompts/default_cot_eval_prompts.yaml`` in the
+layout EasyDistill publishes (github.com/modelscope/easydistill at aeb8ca3e, see data/SOURCES.md),
+with prompt text of our own.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from thoughtdistill.pipeline.easydistill import easydistill_recipe
 SRC = Path(__file__).resolve().parents[2] / "src" / "thoughtdistill"
 EASYDISTILL_COPY = Path(__file__).parent / "data" / "easydistill"
 PROMPTS_FILE = EASYDISTILL_COPY / "configs" / "prompts" / "default_cot_eval_prompts.yaml"
-# the easydistill preset's fingerprint while its text was built into rubrics.py (judged records carry
-# it as "easydistill:<fingerprint>", and the judge's cache keys include it)
-BUILT_IN_FINGERPRINT = "640b966434"
-
-
 @pytest.mark.parametrize("path", [EASYDISTILL_COPY, PROMPTS_FILE], ids=["folder", "file"])
-def test_preset_reads_the_users_copy_and_yields_the_same_prompts(path):
+def test_preset_reads_the_users_copy(path, tmp_path):
     rubric = load_rubric("easydistill", path)
-    assert rubric.name == "easydistill" and rubric.fingerprint == BUILT_IN_FINGERPRINT
+    # judged records carry "easydistill:<fingerprint>" and the judge's cache keys include it:
+    # the folder and the file give the same one, and other text gives another
+    assert rubric.name == "easydistill" and rubric.fingerprint == load_rubric("easydistill", PROMPTS_FILE).fingerprint
+    edited = tmp_path / "default_cot_eval_prompts.yaml"
+    edited.write_text(PROMPTS_FILE.read_text().replace("0 (elementary)", "0 (trivial)"))
+    assert load_rubric("easydistill", edited).fingerprint != rubric.fingerprint
     text = rubric.render("Cognitive_Difficulty", "What is 2+2?", "<think>2+2=4</think> 4")
-    assert text.startswith("You are an expert judge assessing the Cognitive Difficulty")
+    assert text.startswith("Test judge prompt (Cognitive Difficulty).")
     assert text.endswith("Problem: What is 2+2?\nAnswer with Chain-of-Thought: <think>2+2=4</think> 4\n")
     assert "{instruction}" not in text and "{output}" not in text
 
@@ -66,7 +67,8 @@ def test_preset_without_a_copy_says_what_to_point_at(tmp_path):
 
 def test_default_rubric_is_ours():
     rubric = load_rubric()
-    assert rubric.name == "thoughtdistill" and rubric.fingerprint != BUILT_IN_FINGERPRINT
+    assert rubric.name == "thoughtdistill"
+    assert rubric.fingerprint != load_rubric("easydistill", EASYDISTILL_COPY).fingerprint
 
 
 def test_source_carries_no_easydistill_judge_prose():
@@ -120,4 +122,4 @@ def test_cot_eval_job_judges_with_the_users_easydistill_prompts(tmp_path, echo_s
     annotated = next((tmp_path / "run").rglob("annotated.jsonl"))
     rubrics = {j["rubric"] for line in annotated.read_text().splitlines()
                for chain in json.loads(line)["reasoning"] for j in chain.get("judgments") or []}
-    assert rubrics == {f"easydistill:{BUILT_IN_FINGERPRINT}"}
+    assert rubrics == {f"easydistill:{load_rubric('easydistill', EASYDISTILL_COPY).fingerprint}"}
