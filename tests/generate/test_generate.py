@@ -111,12 +111,17 @@ def test_failures_become_error_chains_then_resume_fills_them(stub_server, tmp_pa
 def test_presets():
     assert PromptBuilder("qwen3").messages("2+2?")[0] == {
         "role": "user", "content": "2+2?\n\nPlease reason step by step, and put your final answer within \\boxed{}."}
-    sys_msg, user = PromptBuilder("easydistill").messages("Q {x}")
-    assert sys_msg["role"] == "system" and "<|begin_of_thought|>" in sys_msg["content"] and user["content"] == "Q {x}"
-    shared = Path("/work/shared/easydistill-configs/cot_generation_api.json")
-    if shared.exists():
-        from thoughtdistill.generate.prompts import EASYDISTILL_SYSTEM, easydistill_prompt
-        assert easydistill_prompt(shared) == EASYDISTILL_SYSTEM
+    # EasyDistill's own job config (../shared/easydistill-configs/cot_generation_api.json, as published
+    # in modelscope/easydistill configs/) holds the prompt; the preset sends it as the system turn
+    from shared_data import shared_data_dir
+    from thoughtdistill.generate.prompts import easydistill_prompt
+
+    system = easydistill_prompt(shared_data_dir().parent / "easydistill-configs" / "cot_generation_api.json")
+    assert "<|begin_of_thought|>" in system
+    sys_msg, user = PromptBuilder("easydistill", system=system).messages("Q {x}")
+    assert sys_msg == {"role": "system", "content": system} and user["content"] == "Q {x}"
+    with pytest.raises(ConfigError, match="set easydistill_config"):
+        PromptBuilder("easydistill")
     custom = PromptBuilder("plain", system="Be brief.", user_template="Solve: {question} [{domain}]")
     assert custom.messages("x^{2}", "math") == [{"role": "system", "content": "Be brief."},
                                                 {"role": "user", "content": "Solve: x^{2} [math]"}]

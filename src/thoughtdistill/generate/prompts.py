@@ -12,31 +12,13 @@ from ..errors import ConfigError
 # for maths "Please reason step by step, and put your final answer within \boxed{}."
 QWEN3_USER = "{question}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
 
-# The prompt of EasyDistill's cot_generation_api job (configs/cot_generation_api.json,
-# modelscope/easydistill, Apache-2.0), sent as the system turn with the question as the user turn.
-EASYDISTILL_SYSTEM = (
-    "Your role as an assistant involves thoroughly exploring questions through a systematic long "
-    "thinking process before providing the final precise and accurate solutions. This requires "
-    "engaging in a comprehensive cycle of analysis, summarizing, exploration, reassessment, "
-    "reflection, backtracing, and iteration to develop well-considered thinking process. Please "
-    "structure your response into two main sections: Thought and Solution. In the Thought section, "
-    "detail your reasoning process using the specified format: <|begin_of_thought|> {thought with "
-    "steps separated with '\n\n'} <|end_of_thought|> Each step should include detailed "
-    "considerations such as analisying questions, summarizing relevant findings, brainstorming new "
-    "ideas, verifying the accuracy of the current steps, refining any errors, and revisiting "
-    "previous steps. In the Solution section, based on various attempts, explorations, and "
-    "reflections from the Thought section, systematically present the final solution that you deem "
-    "correct. The solution should remain a logical, accurate, concise expression style and detail "
-    "necessary step needed to reach the conclusion, formatted as follows: <|begin_of_solution|> "
-    "{final formatted, precise, and clear solution} <|end_of_solution|> Now, try to solve the "
-    "following question through the above guidelines:"
-)
-
 PRESETS: dict[str, tuple[str | None, str]] = {
     "qwen3": (None, QWEN3_USER),
     "plain": (None, "{question}"),
-    "easydistill": (EASYDISTILL_SYSTEM, "{question}"),
 }
+# EasyDistill's cot_generation_api prompt goes as the system turn with the question as the user
+# turn; its text is read from the user's EasyDistill job config (easydistill_config), not kept here.
+EASYDISTILL = "easydistill"
 
 
 def easydistill_prompt(config_path: str | Path) -> str:
@@ -53,8 +35,14 @@ class PromptBuilder:
     ``{question}`` (and optionally ``{domain}``); other braces (LaTeX) are left alone."""
 
     def __init__(self, preset: str = "qwen3", system: str | None = None, user_template: str | None = None):
+        if preset == EASYDISTILL:
+            if system is None:
+                raise ConfigError("the easydistill prompt preset reads EasyDistill's own prompt: set "
+                                  "easydistill_config (in the generate config) to your EasyDistill job config, "
+                                  "e.g. its configs/cot_generation_api.json")
+            preset = "plain"
         if preset not in PRESETS:
-            raise ConfigError(f"unknown prompt preset '{preset}' (known: {', '.join(PRESETS)})")
+            raise ConfigError(f"unknown prompt preset '{preset}' (known: {', '.join([*PRESETS, EASYDISTILL])})")
         base_system, base_user = PRESETS[preset]
         self.system = system if system is not None else base_system
         self.user = user_template if user_template is not None else base_user
