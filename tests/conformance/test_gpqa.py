@@ -175,6 +175,11 @@ def test_missing_file_is_a_config_error(tmp_path):
     ("the answer is (C)", "C"),
     ("Final answer: option D", "D"),
     ("C", "C"),
+    ("\\boxed{\\text{C}}", "C"),
+    ("\\boxed{\\textbf{(B)}}", "B"),
+    ("So the answer is $\\boxed{D}$.", "D"),
+    ("Answer: $A$", "A"),
+    ("\\boxed{Cl}", None),  # a chemical symbol, not a letter choice
     ("no letter at all", None),
 ])
 def test_answer_letter_conventions(answer, letter):

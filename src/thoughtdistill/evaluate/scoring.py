@@ -36,9 +36,9 @@ def answer_part(text: str | None, reasoning: str | None = None,
     return parsed.solution, parsed.thought, parsed.truncated
 
 
-_MC_PATTERNS = [
-    r"\\boxed\{\s*\(?([A-J])\)?\s*\}",
-    r"(?i)answer\s*(?:is|:)?\s*[:\-]?\s*\**\s*\(?([A-J])\)?(?![A-Za-z])",
+_MC_PATTERNS = [  # strongest first; within a pattern the last match counts
+    r"\\boxed\{\s*(?:\\(?:text|textbf|mathrm|mathbf)\{\s*)?\(?([A-J])\)?(?![A-Za-z])",
+    r"(?i)answer\s*(?:is|:)?\s*[:\-]?\s*\**\s*\$?\s*\(?([A-J])\)?\$?(?![A-Za-z])",
     r"(?i)(?:option|choice)\s*\(?([A-J])\)?(?![A-Za-z])",
     r"^\s*\(?([A-J])\)?[.)]?\s*$",
     r"\(([A-J])\)",
