@@ -158,6 +158,14 @@ def test_garbage_private_tests_name_the_row(tmp_path):
     path = write_jsonl(tmp_path / "lcb.jsonl", [stdin_row(private_test_cases="not base64 !!")])
     with pytest.raises(RecordError, match=r":1: field 'private_test_cases' cannot decode"):
         load_items(get_benchmark("livecodebench", path=path))
+    path = write_jsonl(tmp_path / "lcb.jsonl", [stdin_row(), stdin_row("abc2_a", question_content="")])
+    with pytest.raises(RecordError, match=r":2: field 'question_content' missing or empty"):
+        load_items(get_benchmark("livecodebench", path=path))
+    row = functional_row()
+    row["metadata"] = "{}"  # functional tests without a method name
+    path = write_jsonl(tmp_path / "lcb.jsonl", [row])
+    with pytest.raises(RecordError, match=r":1: field 'metadata' functional tests need metadata.func_name"):
+        load_items(get_benchmark("livecodebench", path=path))
 
 
 def test_validation_is_lazy_so_limit_runs_before_a_bad_row(tmp_path):

@@ -329,6 +329,8 @@ def _mc_item(spec: BenchmarkSpec, row: dict[str, Any], item_id: str, path: Path,
 def _stdio_item(spec: BenchmarkSpec, row: dict[str, Any], item_id: str, path: Path, line: int,
                 need: Any) -> EvalItem:
     if spec.tests_field not in row and "public_test_cases" in row:
+        if not str(row.get("question_content") or "").strip():
+            raise RecordError(str(path), line, "question_content", "missing or empty (LiveCodeBench row)")
         tests, kind, name = lcb.lcb_tests(row, str(path), line)
         question, field_name = lcb.lcb_question(row), "public_test_cases"
         meta = {"testtype": kind, **{k: str(row[k]) for k in ("platform", "difficulty", "contest_date")
