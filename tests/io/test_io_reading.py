@@ -186,3 +186,13 @@ def test_gsm8k_published_layout_is_detected(tmp_path, data_dir):
     plain = tmp_path / "plain.jsonl"  # question + a short answer: still a canonical row
     plain.write_text(json.dumps({"question": "1+1?", "answer": "2"}) + "\n")
     assert list(read_records(plain))[0].meta is None
+
+
+def test_hub_folder_of_canonical_parquet_is_decoded(tmp_path, multi_chain):
+    """A thoughtdistill canonical Parquet file pushed to the hub comes back as the records
+    (typed columns and JSON extras decoded), not as its storage columns."""
+    folder = tmp_path / "pushed"
+    (folder / "data").mkdir(parents=True)
+    write_records(folder / "data" / "train-00000-of-00001.parquet", multi_chain[:5])
+    back = list(read_records(f"hf:{folder}"))
+    assert [r.dump() for r in back] == [r.dump() for r in multi_chain[:5]]
