@@ -251,7 +251,8 @@ def _judge(j: dict[str, Any] | None) -> str:
              f"({'RV tracks length' if rho > 0.3 else 'RV does not track length'}).</p>" if rho is not None
              else "<p>RV vs chain length: undefined (too few chains, or constant scores).</p>")
     agree = j.get("agreement") or {}
-    arows = "".join(f"<tr><td>{_e(r['metric'])}</td><td>{_e(r['a'])} vs {_e(r['b'])}</td><td class='num'>{r['n']}</td>"
+    metric_names = {"Reasoning_Verbosity": names["RV"], "Cognitive_Difficulty": names["CD"]}
+    arows = "".join(f"<tr><td>{_e(metric_names.get(r['metric'], r['metric']))}</td><td>{_e(r['a'])} vs {_e(r['b'])}</td><td class='num'>{r['n']}</td>"
                     f"<td class='num'>{_num(r.get('spearman'), 2)}</td><td class='num'>{_pct(r.get('exact_agreement'), 0)}</td></tr>"
                     for r in agree.get("levels", []))
     arows += "".join(f"<tr><td>correctness</td><td>{_e(r['a'])} vs {_e(r['b'])}</td><td class='num'>{r['n']}</td>"
