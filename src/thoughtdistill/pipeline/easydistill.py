@@ -332,8 +332,7 @@ def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: st
         prompt = inf.get("prompt")
         stages.append(StageSpec(name="generate", config={
             "input": questions, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
-            "prompt": "plain", "user_template": (f"{prompt}\n{{question}}" if prompt else "{question}"),
-            "progress": False}))
+            "prompt": "plain", "user_template": (f"{prompt}\n{{question}}" if prompt else "{question}")}))
         stages.append(StageSpec(name="export", uses="easydistill_export", config={
             "input": chains, "output": need(ds, "output_path", "dataset"), "format": "generation"}))
     elif job == "cot_eval_api":
@@ -349,7 +348,7 @@ def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: st
         rubric = {"rubric": "easydistill", "rubric_file": str(prompts)} if prompts else {"rubric": "thoughtdistill"}
         stages.append(StageSpec(name="judge", config={
             "input": "${stages.prepare.dir}/chains.jsonl", "output": "${stage_dir}/annotated.jsonl",
-            "judges": [judge], **rubric, "progress": False}))
+            "judges": [judge], **rubric}))
         stages.append(StageSpec(name="export", uses="easydistill_export", config={
             "input": "${stages.judge.dir}/annotated.jsonl", "output": need(ds, "output_path", "dataset"),
             "format": "eval"}))
@@ -361,7 +360,7 @@ def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: st
             "rewrite": {"direction": direction, "prompt": need(inf, "prompt", "inference")}}))
         stages.append(StageSpec(name="generate", config={
             "input": "${stages.prepare.dir}/requests.jsonl", "output": "${stage_dir}/chains.jsonl",
-            "teachers": [endpoint], "n": 1, "prompt": "plain", "progress": False}))
+            "teachers": [endpoint], "n": 1, "prompt": "plain"}))
         stages.append(StageSpec(name="export", uses="easydistill_export", config={
             "input": chains, "output": need(ds, "output_path", "dataset"), "format": "rewrite"}))
     elif job in ("kd_black_box_api", "kd_black_box_local", "kd_white_box", "kd_white_box_local"):
@@ -371,7 +370,7 @@ def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: st
         system = inf.get("system_prompt")
         stages.append(StageSpec(name="generate", config={
             "input": questions, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
-            "prompt": "plain", "system_prompt": system or None, "progress": False}))
+            "prompt": "plain", "system_prompt": system or None}))
         stages.append(StageSpec(name="export", uses="easydistill_export", config={
             "input": chains, "output": need(ds, "labeled_path", "dataset"), "format": "labeled"}))
         stages.append(StageSpec(name="train", config=_train_config(
