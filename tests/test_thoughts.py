@@ -7,7 +7,7 @@ import json
 import pytest
 
 from thoughtdistill.io.convert import chain_from_response, render_chain
-from thoughtdistill.thoughts import join_thought, split_thought
+from thoughtdistill.thoughts import join_thought, split_thought, thought_unclosed
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,17 @@ def test_chain_from_response_and_render():
     # vendor finish reasons outside stop/length/error are kept, not rejected
     odd = chain_from_response("x", finish_reason="content_filter")
     assert "finish_reason" not in odd and odd["finish_reason_raw"] == "content_filter"
+
+
+@pytest.mark.parametrize("text, unclosed", [
+    ("<think>\nstill going", True),
+    ("<|begin_of_thought|>EasyDistill tags, never closed", True),
+    ("<think>a</think>b", False),
+    ("starts inside the thought\n</think>\n\nanswer", False),
+    ("no tags at all", False),
+    ("", False),
+    (None, False),
+])
+def test_thought_unclosed_agrees_with_split_thought(text, unclosed):
+    assert thought_unclosed(text) is unclosed
+    assert split_thought(text).truncated is unclosed
