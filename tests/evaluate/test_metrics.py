@@ -84,3 +84,55 @@ def test_top_k_top_p_processor_matches_transformers_warpers():
     assert torch.allclose(ours.softmax(-1), ref.softmax(-1))
     only_k = top_k_top_p_processor(5, None)(None, scores.clone())
     assert (~torch.isinf(only_k)).sum(-1).tolist() == [5] * 6
+
+
+# ---------------------------------------------------------------- format adherence on real text
+
+
+def _recorded(data_dir):
+    import json
+
+    r1 = [json.loads(line) for line in (data_dir / "r1_traces.jsonl").read_text().splitlines()]
+    cot = [json.loads(line) for line in (data_dir / "multi_chain.jsonl").read_text().splitlines()][:10]
+    return r1, cot
+
+
+def test_format_adherence_on_recorded_thinking_and_plain_answers(data_dir):
+    """Real DeepSeek-R1 / Qwen3 outputs (thought + answer) adhere in thinking mode; real
+    Qwen2.5-Math chain-of-thought answers (no think block) do not, but do with thinking off;
+    the same texts cut by the token budget never do."""
+    from thoughtdistill.evaluate.metrics import adheres_to_format, format_adherence
+
+    r1, cot = _recorded(data_dir)
+    thinking = [{"text": f"<think>\n{t['message_thinking']}\n</think>\n\n{t['message_content']}",
+                 "finish_reason": "stop"} for t in r1]
+    # as a template that opens the thought in the prompt returns it, and as a server's reasoning_content
+    opened = [{"text": f"{t['message_thinking']}\n</think>\n\n{t['message_content']}", "finish_reason": "stop"}
+              for t in r1]
+    separate = [{"text": t["message_content"], "reasoning": t["message_thinking"], "finish_reason": "stop"} for t in r1]
+    plain = [{"text": c["chains"][0]["response"], "finish_reason": "stop"} for c in cot]
+    assert format_adherence(thinking, "math", True) == 1.0
+    assert format_adherence(opened, "math", True) == 1.0
+    assert format_adherence(separate, "math", True) == 1.0
+    assert format_adherence(plain, "math", True) == 0.0
+    assert format_adherence(plain, "math", False) == 1.0
+    cut = [{"text": row["text"][: len(row["text"]) // 2], "finish_reason": "length", "truncated": True}
+           for row in thinking + plain]
+    assert format_adherence(cut, "math", True) == 0.0 and format_adherence(cut, "math", False) == 0.0
+    # a closed thought with no final answer after it, an empty thought, a failed request
+    no_answer = {"text": f"<think>\n{r1[0]['message_thinking']}\n</think>\n\nI am not sure.", "finish_reason": "stop"}
+    empty = {"text": f"<think>\n\n</think>\n\n{r1[0]['message_content']}", "finish_reason": "stop"}
+    error = {"text": "", "finish_reason": "error", "error": "HTTP 500"}
+    assert not any(adheres_to_format(r, "math", True) for r in (no_answer, empty, error))
+    assert adheres_to_format(empty, "math", False)  # thinking off: the block does not matter
+    assert format_adherence([], "math", True) is None
+
+
+def test_format_adherence_for_choice_and_code_scorers():
+    from thoughtdistill.evaluate.metrics import adheres_to_format
+
+    think = "<think>\nThe second option is larger.\n</think>\n\n"
+    assert adheres_to_format({"text": think + "The answer is (B)."}, "multiple_choice", True)
+    assert not adheres_to_format({"text": think + "The answer is (F)."}, "multiple_choice", True, 4)
+    assert adheres_to_format({"text": think + "```python\nprint(input())\n```"}, "code_stdio", True)
+    assert not adheres_to_format({"text": think + "Read the input and print it."}, "code_function", True)

@@ -17,7 +17,7 @@ RUN_KEYS = {"schema", "run_name", "created_at", "label", "model", "backend", "be
             "sampling", "n", "seed", "prompt", "versions", "scoring", "metrics", "infer", "files"}
 METRIC_KEYS = {"accuracy", "ci_level", "ci_method", "n_problems", "n_samples_per_problem", "n_samples",
                "mean_completion_tokens", "mean_thinking_tokens", "mean_answer_tokens", "truncation_rate",
-               "error_rate", "accuracy_per_1k_tokens", "pass@1"}
+               "error_rate", "accuracy_per_1k_tokens", "pass@1", "accuracy_ci", "format_adherence", "heldout_nll"}
 
 
 def _infer_cfg(model, out, **kw):
@@ -93,6 +93,10 @@ def test_eval_writes_complete_run_files_and_compare(tiny_qwen3_path, tmp_path):
     assert len(samples) == 6 and {"correct", "pred", "gold", "scored_by", "thinking_tokens"} <= set(samples[0])
     assert run["metrics"]["truncation_rate"] == pytest.approx(
         sum(s["truncated"] for s in samples) / 6)
+    ci = run["metrics"]["accuracy_ci"]
+    assert (ci["low"], ci["high"]) == (run["metrics"]["avg@2"]["ci_low"], run["metrics"]["avg@2"]["ci_high"])
+    assert run["metrics"]["format_adherence"] == 0.0  # 5 random tokens close no thought
+    assert run["metrics"]["heldout_nll"] is None  # not asked for
     # scoring an existing infer output again gives the same metrics
     again = run_eval(EvalConfig(from_infer=run["files"]["infer"], out_dir=str(tmp_path / "re"), pass_k=[1, 2]))
     assert again.metrics["accuracy"] == res.metrics["accuracy"]
@@ -203,3 +207,46 @@ def test_default_label_of_a_trained_student_is_its_run_folder():
     assert default_label("runs/s4b/model") == "s4b"
     assert default_label("/models/Qwen3-4B") == "Qwen3-4B"
     assert default_label("model") == "model"
+
+
+def test_eval_in_the_training_template_with_heldout_nll(smollm2_path, tmp_path, data_dir):
+    """chat_template: train renders prompts as training does (SmolLM2's own template is
+    replaced by Qwen3's thinking template: no SmolLM2 system prompt), and heldout_chains adds
+    the held-out NLL of real chains to the run JSON."""
+    import hashlib
+
+    from thoughtdistill.models import QWEN3_THINKING_TEMPLATE
+
+    chains = tmp_path / "heldout.jsonl"
+    rows = [json.loads(line) for line in (data_dir / "r1_traces.jsonl").read_text().splitlines()][:2]
+    chains.write_text("".join(json.dumps({
+        "id": r["id"], "question": r["problem"], "answer": r["gtruth_answer"],
+        "reasoning": [{"teacher": r["teacher"], "thought": r["message_thinking"], "solution": r["message_content"]}]})
+        + "\n" for r in rows))
+    cfg = EvalConfig(model=str(smollm2_path), benchmark="gsm8k", limit=2, batch_size=2, chat_template="train",
+                     sampling=Sampling(max_new_tokens=4), out_dir=str(tmp_path / "ev"), pass_k=[1],
+                     heldout_chains=str(chains), heldout_max_length=512)
+    run = json.loads(run_eval(cfg).run_json.read_text())
+    assert run["backend"]["chat_template_sha256"] == hashlib.sha256(QWEN3_THINKING_TEMPLATE.encode()).hexdigest()
+    prompt = run["prompt"]["example_prompt"]
+    assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_start|>assistant\n")
+    nll = run["metrics"]["heldout_nll"]
+    assert nll["chains"] == 2 and nll["dropped"] == 0 and nll["max_length"] == 512
+    assert 0 < nll["tokens"] <= 2 * 512 and 0 < nll["per_token"] < 20
+    # the model's own template: SmolLM2's system prompt is rendered
+    own = run_infer(_infer_cfg(smollm2_path, tmp_path / "own.jsonl", limit=1, n=1))
+    assert "SmolLM" in json.loads(own.meta_path.read_text())["example_prompt"]
+
+
+def test_heldout_and_template_errors(tmp_path, tiny_qwen3_path):
+    with pytest.raises(ConfigError, match="heldout_chains needs the model's weights"):
+        run_eval(EvalConfig(model="served", backend="openai", base_url="http://127.0.0.1:9/v1", benchmark="gsm8k",
+                            heldout_chains=str(tmp_path / "x.jsonl"), out_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="heldout_chains: .*not found"):
+        run_eval(EvalConfig(model=str(tiny_qwen3_path), benchmark="gsm8k", limit=1,
+                            heldout_chains=str(tmp_path / "x.jsonl"), out_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="chat_template: .*not found"):
+        run_infer(_infer_cfg(tiny_qwen3_path, tmp_path / "t.jsonl", chat_template=str(tmp_path / "none.jinja")))
+    with pytest.raises(ConfigError, match="chat_template applies to local models"):
+        run_infer(_infer_cfg("served", tmp_path / "o.jsonl", backend="openai", base_url="http://127.0.0.1:9/v1",
+                             chat_template="train"))

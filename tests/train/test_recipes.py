@@ -107,3 +107,24 @@ def test_finished_model_is_not_replaced_by_accident(tmp_path):
     assert not (tmp_path / "run" / "checkpoint-5").exists()  # the replaced run's steps go
     with pytest.raises(ConfigError, match="resume_from_checkpoint: .*checkpoint-999 not found"):
         check_output_dir(cfg(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-999")))
+
+
+@pytest.mark.parametrize("name", ["quickstart", "thoughty-4b", "thoughty-8b", "thoughty-32b"])
+def test_train_recipe_reads_what_its_pipeline_writes(name):
+    """The tour's `thoughtdistill train -c configs/recipes/train-<name>.yaml` runs after
+    `thoughtdistill run configs/recipes/<name>.yaml`: its data is that run's selection (resolved
+    the way the pipeline resolves it), and its model does not land on the pipeline's student."""
+    from thoughtdistill.pipeline.recipe import interpolate, load_recipe
+    from thoughtdistill.pipeline.runner import _Context
+
+    pipeline = load_recipe(ROOT / "configs" / "recipes" / f"{name}.yaml")
+    run_dir = Path(pipeline.run_dir)
+
+    def stage(stage_name: str) -> dict:
+        ctx = _Context(pipeline, run_dir, None, live=False)
+        ctx.stage_dir = run_dir / stage_name
+        return interpolate(pipeline.stage(stage_name).config, ctx.lookup)
+
+    train = validate_recipe(ROOT / "configs" / "recipes" / f"train-{name}.yaml").train
+    assert train.data == [stage("select")["output"]]
+    assert Path(train.output_dir) != Path(stage("train")["output_dir"])

@@ -52,6 +52,12 @@ class GenSettings(StageConfig):
     seed: int = 0
     prompt_template: str | None = None  # override the benchmark's ('{question}' placeholder)
     system_prompt: str | None = None
+    # The chat template prompts are rendered with (transformers, vllm): None = the model's own;
+    # 'train' = the one `thoughtdistill train` trains this model with (its own if it has
+    # {% generation %} markers, Qwen3's thinking template for ChatML/Qwen-style models), so a
+    # model evaluated before training sees the prompts its trained self will see; or a jinja
+    # file / the template text.
+    chat_template: str | None = None
     # transformers / vllm
     batch_size: int = Field(default=8, ge=1)
     device: str | None = None
@@ -143,21 +149,55 @@ def resolve_model(model: str, backend: str = "transformers") -> str:
     return str(ensure_model(name))
 
 
+def eval_chat_template(tokenizer: Any, chat_template: str) -> str:
+    """The template text ``chat_template`` names for this tokenizer: 'train', the jinja text
+    (anything with a ``{``), or a jinja file."""
+    if chat_template == "train":
+        from .heldout import template_for
+
+        return template_for(tokenizer, None)
+    if "{" in chat_template:
+        return chat_template
+    path = Path(chat_template)
+    if not path.is_file():
+        raise ConfigError(f"chat_template: {path}: file not found (give a jinja file, its text, or 'train')")
+    return path.read_text(encoding="utf-8")
+
+
+def _template_setting(value: str | None) -> str | None:
+    """What the settings record keeps of ``chat_template``: the name, a file with its hash, or
+    the hash of a template given as text."""
+    if value is None or value == "train":
+        return value
+    if "{" in value:
+        return "text#" + hashlib.sha256(value.encode()).hexdigest()[:16]
+    path = Path(value)
+    return f"{value}#{file_sha256(path)[:16]}" if path.is_file() else value
+
+
 def make_backend(cfg: GenSettings, journal_path: Path | None = None) -> InferBackend:
     if cfg.backend in ("transformers", "vllm"):
         check_model_folder(cfg.model)
+    if cfg.backend == "openai" and cfg.chat_template:
+        raise ConfigError("chat_template applies to local models (transformers, vllm); a server renders "
+                          "with its own (vllm serve --chat-template FILE)")
+    local: Any = None
     if cfg.backend == "transformers":
         from .backends import TransformersBackend
 
-        return TransformersBackend(cfg.model, enable_thinking=cfg.enable_thinking, batch_size=cfg.batch_size,
-                                   device=cfg.device, dtype=cfg.dtype, num_threads=cfg.num_threads)
-    if cfg.backend == "vllm":
+        local = TransformersBackend(cfg.model, enable_thinking=cfg.enable_thinking, batch_size=cfg.batch_size,
+                                    device=cfg.device, dtype=cfg.dtype, num_threads=cfg.num_threads)
+    elif cfg.backend == "vllm":
         from .backends import VLLMBackend
 
-        return VLLMBackend(cfg.model, enable_thinking=cfg.enable_thinking,
-                           tensor_parallel_size=cfg.tensor_parallel_size,
-                           gpu_memory_utilization=cfg.gpu_memory_utilization,
-                           max_model_len=cfg.max_model_len, dtype=cfg.dtype)
+        local = VLLMBackend(cfg.model, enable_thinking=cfg.enable_thinking,
+                            tensor_parallel_size=cfg.tensor_parallel_size,
+                            gpu_memory_utilization=cfg.gpu_memory_utilization,
+                            max_model_len=cfg.max_model_len, dtype=cfg.dtype)
+    if local is not None:
+        if cfg.chat_template:  # both render with local.tokenizer; describe() hashes what is used
+            local.tokenizer.chat_template = eval_chat_template(local.tokenizer, cfg.chat_template)
+        return local
     if not cfg.base_url:
         raise ConfigError("the openai backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
     from .backends import OpenAIBackend
@@ -188,6 +228,7 @@ def settings_record(cfg: GenSettings, spec: BenchmarkSpec, path: Path, n_items: 
                       "prompt_template": cfg.prompt_template or spec.prompt_template,
                       "system_prompt": cfg.system_prompt if cfg.system_prompt is not None else spec.system_prompt},
         "enable_thinking": cfg.enable_thinking,
+        "chat_template": _template_setting(cfg.chat_template),
         "sampling": cfg.sampling.resolved(cfg.enable_thinking).model_dump(),
         "n": cfg.n,
         "seed": cfg.seed,

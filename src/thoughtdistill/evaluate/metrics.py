@@ -98,3 +98,50 @@ def problem_metrics(
         out[f"maj@{n}"] = bootstrap_mean(
             [float(majority_correct(p, c)) for p, c in zip(preds, correct)], **kw)
     return out
+
+
+# ---------------------------------------------------------------- behaviour: format adherence
+
+
+def extractable_answer(scorer: str, answer: str, n_choices: int = 4) -> bool:
+    """Whether the answer text (after the thought) holds a final answer the scorer can read:
+    math a ``\\boxed{}``/"the answer is"/``####``; multiple choice a letter; code a Python block."""
+    if not answer or not answer.strip():
+        return False
+    if scorer == "math":
+        from ..verify.math import extract_final_answer
+
+        return extract_final_answer(answer) is not None
+    if scorer == "multiple_choice":
+        from .scoring import extract_choice
+
+        return extract_choice(answer, n_choices) is not None
+    from ..verify.code import extract_code
+
+    return extract_code(answer) is not None
+
+
+def adheres_to_format(row: dict, scorer: str, thinking: bool, n_choices: int = 4) -> bool:
+    """One generation in the trained format: it stopped on its own (not cut by the token
+    budget, no error); in thinking mode it closed a non-empty thought (``<think>…</think>``, a
+    template-opened thought closed in the text, or a server's separate reasoning); and the
+    text after the thought gives an extractable final answer (:func:`extractable_answer`)."""
+    from ..thoughts import split_thought
+
+    if row.get("error") or row.get("truncated") or row.get("finish_reason") in ("length", "error"):
+        return False
+    parsed = split_thought(row.get("text"), row.get("reasoning"), row.get("finish_reason"))
+    if parsed.truncated:
+        return False
+    if thinking and not (parsed.has_thought and (parsed.thought or "").strip()):
+        return False
+    return extractable_answer(scorer, parsed.solution, n_choices)
+
+
+def format_adherence(rows: Sequence[dict], scorer: str, thinking: bool,
+                     n_choices: Sequence[int] | None = None) -> float | None:
+    """Share of ``rows`` (infer lines) that :func:`adheres_to_format`; None for no rows."""
+    if not rows:
+        return None
+    choices = list(n_choices) if n_choices is not None else [4] * len(rows)
+    return sum(adheres_to_format(r, scorer, thinking, c) for r, c in zip(rows, choices)) / len(rows)

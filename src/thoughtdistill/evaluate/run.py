@@ -23,7 +23,7 @@ from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlWriter, iter_dicts
 from .benchmarks import get_benchmark, load_items, load_registry
 from .infer import GenSettings, InferConfig, InferResult, default_label, run_infer, versions
-from .metrics import problem_metrics
+from .metrics import format_adherence, problem_metrics
 from .scoring import score_many
 
 SCHEMA = "thoughtdistill.eval/1"
@@ -38,6 +38,10 @@ class EvalConfig(GenSettings):
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     bootstrap: int = Field(default=1000, ge=0)
     overwrite: bool = False
+    # teacher chains never trained on (canonical JSONL): metrics.heldout_nll, the model's mean NLL
+    # per supervised token on them, rendered as `train` renders (needs the model's weights)
+    heldout_chains: str | None = None
+    heldout_max_length: int = Field(default=2048, ge=16)
     # model / benchmark are optional when scoring an existing infer output (read from its meta)
     model: str = ""
     benchmark: str = ""
@@ -86,6 +90,12 @@ def run_eval(config: EvalConfig) -> EvalResult:
     """
     out_dir = Path(config.out_dir)
     infer_result: InferResult | None = None
+    if config.heldout_chains:
+        if config.backend == "openai":
+            raise ConfigError("heldout_chains needs the model's weights (a local folder); the openai backend "
+                              "has none: evaluate the same model folder with backend transformers")
+        if not Path(config.heldout_chains).is_file():
+            raise ConfigError(f"heldout_chains: {config.heldout_chains}: file not found")
     if config.from_infer:
         infer_path = Path(config.from_infer)
         meta_path = infer_path.with_name(infer_path.name + ".meta.json")
@@ -137,6 +147,16 @@ def run_eval(config: EvalConfig) -> EvalResult:
     samples_rows = [r for _, r in ordered]
     completion = _mean([r.get("completion_tokens") for r in samples_rows])
     accuracy = estimates[f"avg@{n}"].value if estimates else float("nan")
+    ci = estimates.get(f"avg@{n}")
+    n_choices = [int(item.meta.get("n_choices", 4)) for item, _ in ordered]
+    heldout = None
+    if config.heldout_chains:
+        from .heldout import heldout_nll
+
+        heldout = heldout_nll(settings["model"], config.heldout_chains, max_length=config.heldout_max_length,
+                              chat_template=config.chat_template,  # None/'train': the training policy
+                              device=config.device, dtype=config.dtype,
+                              num_threads=config.num_threads).as_dict()
     metrics: dict[str, Any] = {
         "accuracy": accuracy,
         "ci_level": config.ci_level,
@@ -154,6 +174,10 @@ def run_eval(config: EvalConfig) -> EvalResult:
         "error_rate": _mean([float(bool(r.get("error"))) for r in samples_rows]),
         "accuracy_per_1k_tokens": (accuracy / (completion / 1000)) if completion else None,
         "token_count_method": next((r.get("token_count_method") for r in samples_rows), None),
+        "accuracy_ci": {"low": ci.ci_low, "high": ci.ci_high} if ci else None,
+        "format_adherence": format_adherence(samples_rows, spec.scorer, bool(settings["enable_thinking"]),
+                                             n_choices),
+        "heldout_nll": heldout,
     }
     run = {
         "schema": SCHEMA,

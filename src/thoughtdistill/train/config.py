@@ -77,6 +77,8 @@ class TrainConfig(StageConfig):
     bf16: bool | Literal["auto"] = "auto"
     attn_implementation: str | None = "sdpa"
     liger: bool = False
+    num_threads: int | None = Field(None, ge=1, description="CPU training, one process: torch threads "
+                                    "(default: the cores idle right now, at least 1)")
     lora: LoraSettings | None = None
     deepspeed: str | None = Field(None, description="DeepSpeed JSON for torchrun/deepspeed launches "
                                   "(with accelerate launch, name it in the accelerate config instead)")

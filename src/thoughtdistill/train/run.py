@@ -150,6 +150,36 @@ def check_output_dir(config: TrainConfig) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def idle_cores(window_s: float = 0.5) -> int:
+    """Cores idle right now (Linux ``/proc/stat`` over ``window_s``), at least 1.
+
+    On a shared CPU more torch threads than idle cores make every step wait for the slowest
+    thread: measured here on 2 cores with the load average near 10, one 8-sequence step of
+    SmolLM2 took over 8 minutes with 2 threads (bench/RESULTS.md `## eval` saw the same 8x in
+    generation). The 1-minute load average lags (it still counts the servers a pipeline has just
+    stopped), so the idle time is sampled instead. Elsewhere: every allowed core.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # total, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(window_s)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return cores
+    machine = os.cpu_count() or cores
+    idle = machine * (idle1 - idle0) / max(1, total1 - total0)
+    return max(1, min(cores, round(idle)))
+
+
 def run_train(config: TrainConfig) -> TrainResult:
     """Train the student; see docs/train.md. Every input problem is raised before training."""
     started = time.time()
@@ -161,6 +191,8 @@ def run_train(config: TrainConfig) -> TrainResult:
     # (MULTI_CPU); PartialState() alone would make every CPU process think it is alone.
     use_cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
     state = PartialState(cpu=use_cpu)
+    if use_cpu and state.num_processes == 1:
+        torch.set_num_threads(config.num_threads or idle_cores())
     out = Path(config.output_dir)
     check_output_dir(config)
     student = resolve_model_path(config.student)
