@@ -127,6 +127,32 @@ def test_decontaminate_against_chooses_benchmarks_by_name(tmp_path, data_dir):
         cfg(inp, tmp_path / "o" / "t.jsonl", hygiene={"shared_exclude": ["math500.jsonl"]})
 
 
+def test_eval_files_in_published_layouts(tmp_path):
+    """An evaluation set given as GPQA's CSV (its `Question` column, Idavidrein/gpqa
+    gpqa_diamond.csv layout; invented rows, since GPQA is not redistributed) or as an hf:
+    reference (no hub here: the same code path on a local Parquet file)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    gpqa_q = "A spin-half particle is in a superposition of up and down states along z with given amplitudes; find the expectation value of a spin operator."
+    with open(tmp_path / "gpqa_diamond.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["Pre-Revision Question", "Question", "Correct Answer", "Record ID"])
+        writer.writeheader()
+        writer.writerow({"Pre-Revision Question": "old", "Question": gpqa_q, "Correct Answer": "-0.7", "Record ID": "rec1"})
+    pq.write_table(pa.table({"problem": [LONG_Q]}), tmp_path / "mine.parquet")
+    rows = [rec("g", [chain(5, 4)], question=gpqa_q), rec("p", [chain(5, 4)], question=LONG_Q),
+            rec("clean", [chain(5, 4)], question="Compute the sum of the first twenty odd numbers and explain why it is a perfect square.")]
+    inp = write_jsonl(tmp_path / "in.jsonl", rows)
+    res = run_select(cfg(inp, tmp_path / "o" / "s.jsonl", hygiene={
+        "near_dedup": False, "decontaminate_against": [],
+        "eval_files": [tmp_path / "gpqa_diamond.csv", f"hf:{tmp_path / 'mine.parquet'}"]}))
+    assert [r["id"] for r in read(tmp_path / "o" / "s.jsonl")] == ["clean"]  # hf: read from a local file here
+    assert steps(res)["decontaminate"]["reasons"] == {"contaminated_questions:gpqa_diamond.csv": 1,
+                                                      f"contaminated_questions:hf:{tmp_path / 'mine.parquet'}": 1}
+
+
 def test_a_converted_copy_of_an_evaluation_set_is_recognised_by_content(tmp_path, data_dir):
     """The published MATH-500 rows (../shared/data/math500.jsonl), converted to canonical records
     under another name and given chains: decontamination removes every one, and the message

@@ -143,7 +143,7 @@ class HygieneConfig(_Params):
     decontaminate: bool = True
     decontaminate_against: list[str] | None = Field(
         default=None, description="packaged benchmarks to decontaminate against, by name (default: all of them)")
-    eval_files: list[Path] = Field(default_factory=list, description="more evaluation sets (JSONL with question/problem/prompt)")
+    eval_files: list[Path] = Field(default_factory=list, description="more evaluation sets: JSONL/JSON/Parquet/CSV files or hf: references")
     ngram: int = Field(default=13, ge=3)
 
     @model_validator(mode="before")

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-import orjson
 
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-EVAL_TEXT_FIELDS = ("question", "problem", "prompt")
+# question text of an evaluation row: ours/MATH/HumanEval, GPQA's CSV, LiveCodeBench's rows
+EVAL_TEXT_FIELDS = ("question", "problem", "prompt", "Question", "question_content")
 
 
 def normalize(text: str) -> str:
@@ -130,14 +130,12 @@ class EvalIndex:
                 self.grams.setdefault(g, file)
 
     def add_file(self, path: Path, label: str | None = None) -> None:
-        from ..io.jsonl import iter_dicts
-
-        for _, obj in iter_dicts(path):
-            for key in EVAL_TEXT_FIELDS:
-                val = obj.get(key)
-                if isinstance(val, str) and val.strip():
-                    self.add_text(val, len(self.files))
-                    break
+        """Index the question texts of an evaluation set: JSONL/JSON/Parquet/datasets, an
+        ``hf:`` reference, or a CSV (GPQA's published file)."""
+        for row in _eval_rows(path):
+            text = next((row[k] for k in EVAL_TEXT_FIELDS if isinstance(row.get(k), str) and row[k].strip()), None)
+            if text:
+                self.add_text(text, len(self.files))
         self.files.append(str(path))
         self.labels.append(label or Path(path).name)
 
@@ -155,6 +153,21 @@ class EvalIndex:
 
     def contaminated(self, text: str) -> bool:
         return self.match(text) is not None
+
+
+def _eval_rows(path: Path) -> Iterable[dict]:
+    if str(path).lower().endswith(".csv"):
+        import csv
+
+        with open(path, newline="", encoding="utf-8") as fh:
+            yield from csv.DictReader(fh)
+        return
+    from ..io.reader import iter_rows
+
+    for _, _, row in iter_rows(path):
+        if isinstance(row, Exception):
+            raise row  # a located RecordError: an evaluation set must be readable as a whole
+        yield row
 
 
 # --- chain quality ---------------------------------------------------------------------

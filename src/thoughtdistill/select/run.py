@@ -73,6 +73,9 @@ def decontamination_sets(hygiene) -> list[tuple[str, Path]]:
     names = packaged_benchmarks() if hygiene.decontaminate_against is None else hygiene.decontaminate_against
     sets = [(name, BUILTIN[name].resolved_path()) for name in names]
     for f in hygiene.eval_files:
+        if is_hub_ref(f):
+            sets.append((str(f), f))
+            continue
         if not Path(f).exists():
             raise ConfigError(f"hygiene.eval_files: {f} not found")
         sets.append((Path(f).name, Path(f)))
