@@ -239,7 +239,7 @@ def _judge(j: dict[str, Any] | None) -> str:
         hist = " ".join(f"{lvl}:{c}" for lvl, c in enumerate(m["histogram"]) if c)
         flag = " ⚠" if m["modal_share"] > j.get("modal_warn", 0.8) else ""
         rows += (f"<tr><td>{names.get(short, short)}</td><td class='num'>{_share(m['n'], j['chains'])}</td>"
-                 f"<td class='num'>{m['min']}–{m['max']} ({m['levels_used']} levels)</td>"
+                 f"<td class='num'>{m['min']}–{m['max']} ({m['levels_used']} level{'' if m['levels_used'] == 1 else 's'})</td>"
                  f"<td class='num'>{m['mean']:.2f} ± {m['std']:.2f}</td>"
                  f"<td class='num'>{m['modal_level']}: {_pct(m['modal_share'], 0)}{flag}</td><td>{_e(hist)}</td></tr>")
     body = ("<table><tr><th>metric</th><th class='num'>chains scored</th><th class='num'>spread</th>"
