@@ -519,17 +519,19 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         if not spec.enabled or spec.name not in selected:
             result.stages.append(StageOutcome(spec.name, spec.kind, "not-selected"))
     _write_run_files(runner, resolved, result, "running")
-    for name in selected:
+    run_t0 = time.monotonic()
+    for number, name in enumerate(selected, 1):
         spec = recipe.stage(name)
         t0 = time.monotonic()
+        step = f"stage {number}/{len(selected)}"
         config, _, _ = runner.resolve(spec, live=False)
         reason = "forced" if force or name == from_stage else runner.why_run(spec, config)
         if reason is None:
-            runner.log(f"[{name}] unchanged; skipped")
+            runner.log(f"[{name}] {step} unchanged; skipped")
             result.stages.append(StageOutcome(name, spec.kind, "skipped",
                                               manifest=str(runner.manifest_path(name))))
             continue
-        runner.log(f"[{name}] running ({reason})")
+        runner.log(f"[{name}] {step} running ({reason})")
         runner.manifest_path(name).unlink(missing_ok=True)
         outcome = StageOutcome(name, spec.kind, "failed", reason=reason)
         result.stages.append(outcome)
@@ -550,7 +552,7 @@ def _run(runner: Runner, selected: list[str], from_stage: str | None, force: boo
         outcome.seconds = round(time.monotonic() - t0, 3)
         outcome.status = "ran"
         outcome.manifest = str(runner.write_manifest(spec, config, stage_result, outcome.seconds))
-        runner.log(f"[{name}] done in {outcome.seconds:.1f}s")
+        runner.log(f"[{name}] done in {outcome.seconds:.1f}s ({time.monotonic() - run_t0:.0f}s into the run)")
         failed = _failed_count(stage_result)
         if failed:
             msg = (f"stage {name!r}: {failed} request(s) failed for good (kept as errors, left out of what "
