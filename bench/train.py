@@ -9,6 +9,7 @@ collators thoughtdistill uses. tokens/s counts real (non-padding) tokens.
     python bench/train.py                      # tiny-qwen3 on CPU
     python bench/train.py --model smollm2 --batches 6
     python bench/train.py --append             # also append to bench/RESULTS.md
+    python bench/train.py --on-policy --batch-size 4 --batches 4   # on-policy step split (CPU)
 """
 
 from __future__ import annotations
@@ -125,6 +126,66 @@ def worker(args) -> dict:
             "mean_len": sum(lengths) / len(lengths), "max_len": max(lengths), "n": len(lengths)}
 
 
+def on_policy_row(args) -> None:
+    """tokens/s of on-policy steps (``kd.mode: on_policy``, in-process SmolLM2 teacher, student =
+    SmolLM2 cut to 2 layers, as in tests/train/test_onpolicy_learning.py) and the split of a
+    step: student generation, teacher scoring, update (forward + backward). Step 1 is warm-up."""
+    import tempfile
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from shared_data import shared_data_dir
+    from thoughtdistill.models import ensure_model
+    from thoughtdistill.train import KDSettings, TrainConfig, run_train
+    from thoughtdistill.train.onpolicy_config import OnPolicySettings
+
+    torch.set_num_threads(args.threads)
+    teacher = ensure_model("smollm2")
+    work = Path(tempfile.mkdtemp(prefix="td_bench_onpolicy_"))
+    model = AutoModelForCausalLM.from_pretrained(teacher)
+    model.model.layers = model.model.layers[:2]
+    model.config.num_hidden_layers = 2
+    model.save_pretrained(work / "student")
+    AutoTokenizer.from_pretrained(teacher).save_pretrained(work / "student")
+    rows = []
+    for line in (shared_data_dir() / "multi_chain.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if len(row["question"]) < 120:
+            ch = row["chains"][0]
+            rows.append({"id": row["id"], "question": row["question"], "reasoning": [{
+                "thought": ch["response"], "solution": f"The final answer is $\\boxed{{{ch['pred']}}}$."}]})
+    (work / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[: args.batch_size * args.batches]))
+    result = run_train(TrainConfig(
+        data=str(work / "data.jsonl"), student=str(work / "student"), output_dir=str(work / "run"),
+        max_length=args.new_tokens + 96, overlength="truncate_thought", max_steps=args.batches,
+        per_device_batch_size=args.batch_size, gradient_accumulation_steps=1, learning_rate=5e-4,
+        warmup_ratio=0.0, save_checkpoints=False,
+        kd=KDSettings(mode="on_policy", teacher=str(teacher), top_k=20, loss="reverse_kl",
+                      on_policy=OnPolicySettings(sampling={"max_new_tokens": args.new_tokens}))))
+    steps = json.loads(result.log_path.read_text())[1:]
+    split = {key: sum(s[key] for s in steps) for key in ("generate_s", "teacher_s", "update_s")}
+    total = sum(split.values())
+    tokens = sum(s["generated_tokens"] for s in steps)
+    load = os.getloadavg()
+    info = (f"student SmolLM2 cut to 2 layers, teacher SmolLM2-135M in process, {args.batch_size} prompts a step, "
+            f"up to {args.new_tokens} new tokens (mean {tokens / (len(steps) * args.batch_size):.0f}), "
+            f"{len(steps)} timed steps after 1 warm-up, threads {args.threads}, load average "
+            f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min) on {os.cpu_count()} cores")
+    table = "\n".join([
+        "| on-policy step | generated tokens/s | student generation | teacher scoring | update |",
+        "|---|---|---|---|---|",
+        f"| cpu | {tokens / total:.1f} | {split['generate_s'] / total:.0%} ({split['generate_s'] / len(steps):.1f} s) | "
+        f"{split['teacher_s'] / total:.0%} ({split['teacher_s'] / len(steps):.1f} s) | "
+        f"{split['update_s'] / total:.0%} ({split['update_s'] / len(steps):.1f} s) |"])
+    print(info)
+    print(table)
+    if args.append:
+        cmd = "python bench/train.py " + " ".join(a for a in sys.argv[1:] if a != "--append")
+        with open(ROOT / "bench" / "RESULTS.md", "a") as fh:
+            fh.write(f"\n## train on-policy (bench)\n\n`{cmd.strip()}`  \n{info}.\n\n{table}\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="tiny-qwen3")
@@ -136,7 +197,11 @@ def main() -> None:
     ap.add_argument("--modes", default="padded,padding_free,packing")
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     ap.add_argument("--append", action="store_true", help="append the table to bench/RESULTS.md")
+    ap.add_argument("--on-policy", action="store_true", help="on-policy KD step split instead (see on_policy_row)")
+    ap.add_argument("--new-tokens", type=int, default=32, help="--on-policy: tokens sampled per prompt")
     args = ap.parse_args()
+    if args.on_policy:
+        return on_policy_row(args)
     if args.mode:
         print("RESULT " + json.dumps(worker(args)))
         return

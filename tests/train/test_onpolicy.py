@@ -133,3 +133,32 @@ def test_teacher_with_another_tokenizer_stops_before_training(tmp_path, data_dir
     assert "'<think>'" in str(err.value)  # what differs is shown
     assert not (tmp_path / "o" / "data").exists()  # stopped before tokenising the data
 
+
+
+@pytest.mark.slow
+def test_on_policy_loss_is_normalised_once_over_the_steps_tokens(tmp_path, data_dir, tiny_qwen3_path):
+    """Two micro-batches of unequal generated lengths in one step, padded batching, CE mixed in:
+    the step's loss must equal (1-m) * KD sum / generated tokens + m * CE sum / chain tokens
+    (a per-micro-batch mean, averaged, would differ). Teacher: tiny-qwen3 with perturbed weights."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_qwen3_path)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for param in teacher.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    teacher.save_pretrained(tmp_path / "teacher")
+    AutoTokenizer.from_pretrained(tiny_qwen3_path).save_pretrained(tmp_path / "teacher")
+    cfg = TrainConfig(data=_data(tmp_path, data_dir), student=str(tiny_qwen3_path), output_dir=str(tmp_path / "o"),
+                      max_length=256, overlength="truncate_thought", max_steps=1, per_device_batch_size=2,
+                      gradient_accumulation_steps=2, batching="padded", learning_rate=1e-4, warmup_ratio=0.0,
+                      seed=0, save_checkpoints=False,
+                      kd=KDSettings(mode="on_policy", teacher=str(tmp_path / "teacher"), top_k=8, loss="jsd",
+                                    on_policy=OnPolicySettings(sampling={"max_new_tokens": 24, "temperature": 1.0},
+                                                               sft_mix=0.3)))
+    result = run_train(cfg)
+    (step,) = json.loads(result.log_path.read_text())
+    assert 4 <= step["generated_tokens"] <= 4 * 24 and step["kd_loss"] > 1e-4
+    assert step["loss"] == pytest.approx(0.7 * step["kd_loss"] + 0.3 * step["ce_loss"], rel=1e-4)
+    assert step["generate_s"] > 0 and step["teacher_s"] > 0 and step["update_s"] > 0

@@ -10,6 +10,7 @@ per generated token on the student's own samples for held-out prompts.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,20 @@ def reverse_kl_on_own_samples(model_dir: Path, teacher, questions: list[str]) ->
     return total / count
 
 
+@pytest.fixture
+def threads_for_the_load():
+    """On a machine shared past its cores, two torch threads wait on each other (4x slower
+    generation measured at load average 10 on 2 cores): use one then."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1 if os.getloadavg()[0] > (os.cpu_count() or 1) else min(2, before))
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
-def test_on_policy_gets_closer_to_teacher_than_sft_on_own_samples(data_dir, tmp_path, smollm2_path):
+@pytest.mark.timeout(1800)
+def test_on_policy_gets_closer_to_teacher_than_sft_on_own_samples(data_dir, tmp_path, smollm2_path,
+                                                                 threads_for_the_load):
     train, test = short_prompts(data_dir, n_train=STEPS * BATCH // 2, n_test=8)
     data = write_jsonl(tmp_path / "train.jsonl", train)
     student = truncated_student(smollm2_path, tmp_path / "student")

@@ -423,6 +423,8 @@ def model_card(config: TrainConfig, result: TrainResult, template: TemplateChoic
     s = result.stats
     c = s.get("chains", {})
     kind = "white-box KD (teacher top-k)" if config.kd else "black-box KD (SFT on teacher chains)"
+    if config.kd and config.kd.mode == "on_policy":
+        kind = "on-policy KD (its own samples, graded token by token by the teacher's top-k)"
     hp = {
         "epochs": config.epochs, "max_steps": config.max_steps, "learning_rate": config.learning_rate,
         "per_device_batch_size": config.per_device_batch_size,
