@@ -28,7 +28,6 @@ def test_lines_mode_writes_periodic_lines_with_rate_and_eta():
             time.sleep(0.02)
             bar.update()
     lines = buf.getvalue().splitlines()
-    assert lines[0] == "[work] starting: 20 item"
     periodic = [m for line in lines if (m := LINE.match(line))]
     assert len(periodic) >= 3, lines
     assert all(m["total"] == "20" and m["unit"] == "item" and "item/s" in m["rate"] for m in periodic)
@@ -44,6 +43,10 @@ def test_ticker_reports_during_a_single_long_step_and_off_means_silent():
     with Progress(5, "off", stream=quiet, enabled=False) as bar:
         bar.update(5)
     assert quiet.getvalue() == ""
+    short = io.StringIO()
+    with Progress(5, "short", stream=short, interval=10) as bar:
+        bar.update(5)
+    assert short.getvalue() == ""  # shorter than one interval: nothing in the log
     assert choose_mode(True, io.StringIO()) in ("lines", "bar")  # env may force a mode
 
 
@@ -90,4 +93,18 @@ def test_pipeline_run_redirected_to_a_file_shows_periodic_progress(tmp_path):
     assert len(gen) >= 3, text[-3000:]
     assert {m["total"] for m in gen} == {"12"} and all("req/s" in m["rate"] for m in gen)
     assert re.search(r"\[generate\] 12/12 req \(100%\) .* done in ", text), text[-3000:]
-    assert re.search(r"\[verify\] starting: 12 chain", text) and re.search(r"\[verify\] 12/12 chain", text)
+
+
+def test_verify_reports_per_chain_when_not_on_a_terminal(tmp_path, capfd, monkeypatch):
+    from thoughtdistill.io.convert import convert_file
+    from thoughtdistill.verify.stage import VerifyConfig, run_verify
+
+    monkeypatch.setenv("THOUGHTDISTILL_PROGRESS", "lines")
+    monkeypatch.setenv("THOUGHTDISTILL_PROGRESS_INTERVAL", "0.000001")
+    chains = tmp_path / "chains.jsonl"
+    convert_file(ROOT / "configs/recipes/quickstart-data/multi_chain.jsonl", chains, src_format="multi_chain")
+    run_verify(VerifyConfig(input=chains, output=tmp_path / "verified.jsonl", processes=1, limit=2))
+    err = capfd.readouterr().err
+    total = re.search(r"\[verify\] \d+/(\d+) chain", err)
+    assert total, err[-2000:]
+    assert re.search(rf"\[verify\] {total[1]}/{total[1]} chain \(100%\) .* done in ", err), err[-2000:]

@@ -1,8 +1,8 @@
 """Progress of long steps, one helper for every stage.
 
 On a terminal: a live tqdm bar. Otherwise (output redirected to a file, a pipeline log, CI):
-a plain line every ~10 s with done/total, percent, rate and ETA, plus a first and a last line,
-so a log shows that work is moving. A background thread writes the periodic lines, so a
+a plain line every ~10 s with done/total, percent, rate and ETA, and a last line once any was
+written, so a log shows that work is moving (a step shorter than one interval writes nothing). A background thread writes the periodic lines, so a
 single long step (one generation batch) still reports on time (``ticker=False``: lines come
 from ``update`` only, for callers that update often and fork worker processes).
 
@@ -88,13 +88,13 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._last_line = self._t0
+        self._wrote = False
         if self.mode == "bar":
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, mininterval=0.5,
                              file=self.stream, smoothing=0.1)
         elif self.mode == "lines":
-            self._write(self.status(start=True))
             if ticker:  # lines on time even when updates are rare; without it, lines come from update()
                 self._thread = threading.Thread(target=self._tick, name=f"progress-{desc}", daemon=True)
                 self._thread.start()
@@ -155,6 +155,7 @@ class Progress:
         return " · ".join(parts)
 
     def _write(self, text: str) -> None:
+        self._wrote = True
         try:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -175,7 +176,7 @@ class Progress:
         if self._thread is not None:
             self._stop.set()
             self._thread.join(timeout=5)
-        if self.mode == "lines":
+        if self.mode == "lines" and self._wrote:
             self._write(self.status(final=True))
 
     def __enter__(self) -> "Progress":

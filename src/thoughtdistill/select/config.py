@@ -194,6 +194,7 @@ class SelectConfig(StageConfig):
     chars_per_token: float = Field(default=4.0, gt=0)
     on_error: Literal["raise", "quarantine", "skip"] = "raise"
     figures: bool = True
+    progress: bool = True  # rows read per pass: a bar on a terminal, otherwise a line every ~10 s
     report: bool = True
 
     @field_validator("input", mode="before")

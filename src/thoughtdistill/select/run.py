@@ -18,6 +18,7 @@ from ..io.atomic import atomic_open, refuse_overwriting_input
 from ..io.convert import iter_canonical_rows
 from ..io.hub import is_hub_ref
 from ..io.jsonl import JsonlWriter
+from ..progress import Progress
 from ..records import Record, validation_field
 from .budgets import apply_budgets
 from .config import SelectConfig
@@ -252,13 +253,15 @@ def _write(cfg: SelectConfig, stats: Stats, kept: np.ndarray) -> tuple[int, int]
     o = np.lexsort((cis, rows))
     rows, cis = rows[o].tolist(), cis[o].tolist()
     j, n_rows, written_q = 0, 0, 0
-    with JsonlWriter(cfg.output) as out:
+    with JsonlWriter(cfg.output) as out, Progress(stats.n_rows or None, "select: write", "row",
+                                                  enabled=cfg.progress, ticker=False) as bar:
         for path in cfg.input:
             if j >= len(rows):
                 break
             for number, _raw, obj in iter_canonical_rows(path):  # the rows pass 1 scanned
                 r = n_rows
                 n_rows += 1
+                bar.update()
                 if j >= len(rows):
                     break
                 if rows[j] != r:
@@ -305,8 +308,10 @@ def run_select(config: SelectConfig) -> SelectResult:
                 ev.add_file(path, label)
         mh = MinHasher(hy.num_perm, hy.near_threshold, hy.shingle) if hy.near_dedup else None
         scanner = Scanner(cfg.quality, cfg.chars_per_token, mh, ev, cfg.student_fit.difficulty_key, work, cfg.on_error)
-        for p in cfg.input:
-            scanner.scan_file(Path(p))
+        # ticker=False: updates come per row (and no thread beside worker processes)
+        with Progress(None, "select: scan", "row", enabled=cfg.progress, ticker=False) as bar:
+            for p in cfg.input:
+                scanner.scan_file(Path(p), bar.update)
         stats = scanner.finish()
         t_scan = time.perf_counter()
         steps = _Steps(stats)

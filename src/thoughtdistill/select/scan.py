@@ -125,15 +125,18 @@ class Scanner:
             idx = table[name] = len(table)
         return idx
 
-    def scan_file(self, path: Path | str) -> None:
+    def scan_file(self, path: Path | str, on_row: Any = None) -> None:
         """Scan one input: any container, format (detected) or ``hf:`` reference, streamed
-        as canonical row dicts (the same row order pass 2 reads again)."""
+        as canonical row dicts (the same row order pass 2 reads again); ``on_row()`` after
+        each row (progress)."""
         spath = str(path)
         quarantine = Quarantine(quarantine_path(path)) if self.on_error == "quarantine" else None
         try:
             for number, raw, obj in iter_canonical_rows(path):
                 row = self.row
                 self.row += 1
+                if on_row is not None:
+                    on_row()
                 try:
                     if isinstance(obj, RecordError):
                         raise obj
