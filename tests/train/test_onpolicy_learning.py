@@ -106,4 +106,5 @@ def test_on_policy_gets_closer_to_teacher_than_sft_on_own_samples(data_dir, tmp_
     kl["on_policy_kd_loss_first_last"] = [log[0]["kd_loss"], log[-1]["kd_loss"]]
     (tmp_path / "reverse_kl.json").write_text(json.dumps(kl, indent=1))
     print(f"held-out reverse KL(student||teacher) per generated token: {kl}")
-    assert kl["on_policy"] < kl["start"] and kl["on_policy"] < kl["sft"], kl
+    # measured (bench/RESULTS.md): start 3.71, SFT 3.88, on-policy 1.87 nats per token
+    assert kl["on_policy"] < 0.75 * min(kl["start"], kl["sft"]), kl
