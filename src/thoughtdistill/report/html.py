@@ -282,7 +282,38 @@ def _evaluation(ev: list[dict[str, Any]]) -> str:
             "<th class='num'>n</th><th class='num'>accuracy</th><th>95% CI</th><th class='num'>format adherence</th>"
             "<th class='num'>held-out NLL/token</th><th class='num'>mean tokens</th>"
             f"<th class='num'>tokens spent</th><th class='num'>truncated</th><th>run</th></tr>{rows}</table>")
+    body += _before_after(ev)
     return f"<section id='evaluation'><h2>Evaluation</h2>{body}</section>"
+
+
+def _before_after(ev: list[dict[str, Any]]) -> str:
+    """Per benchmark evaluated more than once: the first run → the last one, in words."""
+    by_bench: dict[Any, list[dict[str, Any]]] = {}
+    for r in ev:
+        by_bench.setdefault(r.get("benchmark"), []).append(r)
+    lines = []
+    for bench, rows in by_bench.items():
+        if len(rows) < 2:
+            continue
+        a, b = rows[0], rows[-1]
+        bits = []
+        fa, fb = a.get("format_adherence"), b.get("format_adherence")
+        if isinstance(fa, (int, float)) and isinstance(fb, (int, float)):
+            bits.append(f"format adherence {_pct(fa)} → {_pct(fb)} ({100 * (fb - fa):+.0f} points)")
+        na, nb = a.get("heldout_nll"), b.get("heldout_nll")
+        if isinstance(na, (int, float)) and isinstance(nb, (int, float)) and na > 0:
+            bits.append(f"held-out teacher-chain NLL {na:.3f} → {nb:.3f} nats/token ({100 * (nb - na) / na:+.0f}%)")
+        ta, tb = a.get("truncation_rate"), b.get("truncation_rate")
+        if isinstance(ta, (int, float)) and isinstance(tb, (int, float)):
+            bits.append(f"truncated {_pct(ta)} → {_pct(tb)}")
+        acc = f"accuracy {_pct(a.get('accuracy'))} {_ci(a.get('ci'))} → {_pct(b.get('accuracy'))} {_ci(b.get('ci'))}"
+        ca, cb = a.get("ci"), b.get("ci")
+        if ca and cb and ca[0] <= cb[1] and cb[0] <= ca[1]:
+            acc += " (the intervals overlap: no measured change)"
+        bits.append(acc)
+        lines.append(f"<p class='change'><b>{_e(a.get('label'))} → {_e(b.get('label'))}</b> on {_e(bench)}: "
+                     f"{_e('; '.join(bits))}.</p>")
+    return "".join(lines)
 
 
 def _selection(sel: dict[str, Any] | None) -> str:
