@@ -368,6 +368,7 @@ class OpenAIBackend:
         self.journal_path = journal_path
         self.cache_dir = cache_dir
         self.progress = progress
+        self.on_progress: Any = None  # callable(samples done in this generate call), per finished request
         self.endpoint = api.EndpointConfig(name=model, base_url=base_url, model=model, api_key_env=api_key_env,
                                            concurrency=concurrency, timeout_s=timeout_s)
         self.tokenizer = None
@@ -409,10 +410,18 @@ class OpenAIBackend:
                             seed=None if seeds[p] is None else seeds[p] + s, extra_body=dict(extra))
             for p, messages in enumerate(prompts) for s in range(n)
         ]
+        async def collect(journal: Path) -> list[Any]:
+            out = []
+            async for res in api.run_requests(self.endpoint, requests, journal_path=journal, cache_dir=self.cache_dir,
+                                              progress=self.progress, retry_failed=True):
+                out.append(res)
+                if self.on_progress is not None:
+                    self.on_progress(len(out))
+            return out
+
         with tempfile.TemporaryDirectory() as tmp:
-            journal = self.journal_path or Path(tmp) / "journal.jsonl"
-            results = api.run_requests_sync(self.endpoint, requests, journal_path=journal,
-                                            cache_dir=self.cache_dir, progress=self.progress, retry_failed=True)
+            by_key = {r.key: r for r in api.run_sync(collect(Path(self.journal_path or Path(tmp) / "journal.jsonl")))}
+        results = [by_key[r.key] for r in requests]
         outs: list[list[GenOutput]] = []
         for p in range(len(prompts)):
             row = []
