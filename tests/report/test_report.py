@@ -197,3 +197,18 @@ def test_report_in_chromium(tmp_path, data_dir):
     broken = Path(res.html).with_name("broken.html")
     broken.write_text(Path(res.html).read_text().replace("</main>", "<script>undefinedFn()</script></main>"))
     assert any("undefinedFn" in m for m in load_in_chromium(broken).console)
+
+
+def test_nan_accuracy_reads_as_missing(tmp_path, data_dir):
+    run = make_sample_run(tmp_path / "run", data_dir)
+    path = run / "eval_after" / "eval_after.json"
+    d = json.loads(path.read_text())
+    d["metrics"]["accuracy"] = float("nan")
+    path.write_text(json.dumps(d))  # json writes NaN, as run.py's json.dump does
+    res = build_report(run, run / "report")
+    data = json.loads(Path(res.json_path).read_text())
+    assert data["evaluation"][1]["accuracy"] is None
+    html = Path(res.html).read_text()
+    evaluation = html[html.index("id='evaluation'"):html.index("id='selection'")]
+    assert "nan" not in evaluation.lower() and "–" in evaluation
+    assert not any("Accuracy" in x["text"] for x in data["what_happened"])

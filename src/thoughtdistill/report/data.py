@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -228,7 +229,8 @@ def eval_runs(folder: Path) -> list[dict[str, Any]]:
             continue
         if not isinstance(data, dict) or "metrics" not in data:
             continue
-        m = data.get("metrics") or {}
+        m = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+             for k, v in (data.get("metrics") or {}).items()}  # NaN (nothing scored): missing
         bench = data.get("benchmark")
         n_samples = m.get("n_samples") or 0
         mean_tokens = m.get("mean_completion_tokens")
