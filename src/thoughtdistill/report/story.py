@@ -62,6 +62,10 @@ def _eval_findings(before: dict[str, Any], after: dict[str, Any], data: dict[str
     f = _rate_change("Format adherence (thought closed, final answer extractable)",
                      before.get("format_adherence"), after.get("format_adherence"))
     if f:
+        trunc, cap = after.get("truncation_rate"), after.get("max_new_tokens")
+        if f["kind"] != "improved" and trunc is not None and trunc >= HIGH_TRUNCATION:
+            f["text"] = f["text"].rstrip(".") + (f": {pct(trunc)} of answers were cut at the {cap}-token cap before "
+                                                 "they could finish." if cap else f": {pct(trunc)} of answers were cut.")
         out.append(f)
     a, b = before.get("heldout_nll"), after.get("heldout_nll")
     if a is not None and b is not None and a > 0:
