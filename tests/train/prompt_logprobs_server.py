@@ -9,7 +9,8 @@ talks to it over TCP exactly as to vLLM. The log-probs are the real model's (tra
 Flags make it misbehave the ways a wrong teacher server does:
 ``--no-logprobs`` (answers completions without prompt_logprobs, like servers that ignore the
 field), ``--decode-tokenizer DIR`` (decodes tokens with another tokenizer: a teacher whose
-tokenizer differs), ``--echo-auth`` (HTTP 400 whose message repeats the Authorization header).
+tokenizer differs), ``--echo-auth`` (HTTP 400 whose message repeats the Authorization header),
+``--fail-first N`` (HTTP 503 for the first N completions, then normal answers).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def score(model, ids: list[int], k: int, decode) -> list:
     return rows
 
 
-def build_app(model_dir: str, served_name: str, no_logprobs: bool, decode_tokenizer: str | None, echo_auth: bool):
+def build_app(model_dir: str, served_name: str, no_logprobs: bool, decode_tokenizer: str | None, echo_auth: bool,
+              fail_first: int = 0):
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -57,7 +59,7 @@ def build_app(model_dir: str, served_name: str, no_logprobs: bool, decode_tokeni
 
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     tok = AutoTokenizer.from_pretrained(decode_tokenizer or model_dir)
-    stats = {"completions": 0, "tokens": 0}
+    stats = {"completions": 0, "tokens": 0, "503": 0}
 
     def decode(tid: int) -> str:
         return tok.decode([tid])
@@ -72,6 +74,9 @@ def build_app(model_dir: str, served_name: str, no_logprobs: bool, decode_tokeni
         if echo_auth:
             auth = request.headers.get("authorization", "")
             return JSONResponse({"error": {"message": f"bad request from {auth}"}}, status_code=400)
+        if stats["503"] < fail_first:
+            stats["503"] += 1
+            return JSONResponse({"error": {"message": "overloaded"}}, status_code=503)
         body = await request.json()
         ids = body["prompt"]
         stats["completions"] += 1
@@ -137,10 +142,11 @@ if __name__ == "__main__":
     ap.add_argument("--no-logprobs", action="store_true")
     ap.add_argument("--decode-tokenizer")
     ap.add_argument("--echo-auth", action="store_true")
+    ap.add_argument("--fail-first", type=int, default=0)
     a = ap.parse_args()
     import torch
     import uvicorn
 
     torch.set_num_threads(1)
-    uvicorn.run(build_app(a.model, a.served_name, a.no_logprobs, a.decode_tokenizer, a.echo_auth),
+    uvicorn.run(build_app(a.model, a.served_name, a.no_logprobs, a.decode_tokenizer, a.echo_auth, a.fail_first),
                 host="127.0.0.1", port=a.port, log_level="warning")

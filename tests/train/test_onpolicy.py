@@ -16,6 +16,7 @@ from thoughtdistill.train.onpolicy import check_prompt_budget, generation_kwargs
 from thoughtdistill.train.onpolicy_config import OnPolicySettings
 
 from .conftest import multi_chain_records, write_jsonl
+from .test_onpolicy_learning import threads_for_the_load  # noqa: F401  (fixture)
 
 
 def _entry(pairs):
@@ -136,6 +137,7 @@ def test_teacher_with_another_tokenizer_stops_before_training(tmp_path, data_dir
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("threads_for_the_load")
 def test_on_policy_loss_is_normalised_once_over_the_steps_tokens(tmp_path, data_dir, tiny_qwen3_path):
     """Two micro-batches of unequal generated lengths in one step, padded batching, CE mixed in:
     the step's loss must equal (1-m) * KD sum / generated tokens + m * CE sum / chain tokens

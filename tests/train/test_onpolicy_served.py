@@ -20,9 +20,9 @@ from thoughtdistill.train.onpolicy_config import OnPolicySettings
 from thoughtdistill.train.teacher import teacher_topk
 
 from .conftest import multi_chain_records, write_jsonl
-from .test_onpolicy_learning import truncated_student
+from .test_onpolicy_learning import threads_for_the_load, truncated_student  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("threads_for_the_load")]
 
 
 def _server_module():
@@ -48,8 +48,8 @@ def scoring_server():
 
 
 def _endpoint(server, **extra) -> EndpointConfig:
-    return EndpointConfig(name="teacher", base_url=server.base_url, model=server.model, concurrency=2,
-                          max_retries=1, backoff_base_s=0.05, **extra)
+    settings = {"concurrency": 2, "max_retries": 1, "backoff_base_s": 0.05, **extra}
+    return EndpointConfig(name="teacher", base_url=server.base_url, model=server.model, **settings)
 
 
 def _config(tmp_path, data_dir, student, endpoint, **over) -> TrainConfig:
@@ -77,12 +77,23 @@ def test_served_scores_equal_the_in_process_teacher(scoring_server, smollm2_path
         torch.testing.assert_close(torch.from_numpy(got.logprobs), lps, atol=1e-4, rtol=0)
 
 
+def test_scoring_retries_through_the_api_client(scoring_server, smollm2_path):
+    server = scoring_server(smollm2_path, fail_first=2)
+    got = score_sequences(_endpoint(server, max_retries=3), [[1, 2, 3, 4], [5, 6, 7]], [1, 1], k=3)
+    assert [g.ids.shape for g in got] == [(3, 3), (2, 3)]
+    assert server.stats()["503"] == 2 and server.stats()["completions"] == 2
+    again = scoring_server(smollm2_path, fail_first=5)
+    with pytest.raises(TeacherScoringError, match="HTTP 503.*gave up after 2 attempts"):
+        score_sequences(_endpoint(again, max_retries=1), [[1, 2, 3]], [1], k=3)
+
+
 def test_on_policy_steps_with_a_served_teacher(scoring_server, smollm2_path, data_dir, tmp_path):
     server = scoring_server(smollm2_path)
     student = truncated_student(smollm2_path, tmp_path / "student")
     result = run_train(_config(tmp_path, data_dir, student, _endpoint(server), sft_mix=0.2))
     log = json.loads(result.log_path.read_text())
     assert result.steps == 1 and log[0]["kd_loss"] > 0 and log[0]["ce_loss"] > 0
+    assert log[0]["loss"] == pytest.approx(0.8 * log[0]["kd_loss"] + 0.2 * log[0]["ce_loss"], rel=1e-4)
     # one probe before training, then every generated sequence of the step (2 micro-batches x 2)
     assert server.stats()["completions"] == 1 + 4
     assert log[0]["teacher_s"] > 0 and 4 <= log[0]["generated_tokens"] <= 4 * 12
