@@ -6,11 +6,12 @@ position, the model's top-k plus the token actually there (its own rank), positi
 llm-katan has no such endpoint; vLLM needs a GPU here. Run as its own process; the client
 talks to it over TCP exactly as to vLLM. The log-probs are the real model's (transformers).
 
-Flags make it misbehave the ways a wrong teacher server does:
-``--no-logprobs`` (answers completions without prompt_logprobs, like servers that ignore the
-field), ``--decode-tokenizer DIR`` (decodes tokens with another tokenizer: a teacher whose
-tokenizer differs), ``--echo-auth`` (HTTP 400 whose message repeats the Authorization header),
-``--fail-first N`` (HTTP 503 for the first N completions, then normal answers).
+Request headers (an endpoint's ``headers``) make it misbehave the ways a wrong teacher server
+does, so one server process serves every test: ``x-no-logprobs: 1`` (answers completions
+without prompt_logprobs, like servers that ignore the field), ``x-decode-tokenizer: DIR``
+(decodes tokens with another tokenizer: a teacher whose tokenizer differs), ``x-echo-auth: 1``
+(HTTP 400 whose message repeats the Authorization header), ``x-fail-first: N`` (HTTP 503 for
+the first N completions of that ``x-test`` key). ``/stats`` counts per ``x-test`` key.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def score(model, ids: list[int], k: int, decode) -> list:
     return rows
 
 
-def build_app(model_dir: str, served_name: str, no_logprobs: bool, decode_tokenizer: str | None, echo_auth: bool,
-              fail_first: int = 0):
+def build_app(model_dir: str, served_name: str):
+    from collections import defaultdict
+
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -58,35 +60,39 @@ def build_app(model_dir: str, served_name: str, no_logprobs: bool, decode_tokeni
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    tok = AutoTokenizer.from_pretrained(decode_tokenizer or model_dir)
-    stats = {"completions": 0, "tokens": 0, "503": 0}
+    tokenizers = {"": AutoTokenizer.from_pretrained(model_dir)}
+    stats: dict = defaultdict(lambda: {"completions": 0, "tokens": 0, "503": 0})
 
-    def decode(tid: int) -> str:
-        return tok.decode([tid])
+    def decoder(folder: str):
+        if folder not in tokenizers:
+            tokenizers[folder] = AutoTokenizer.from_pretrained(folder)
+        return lambda tid: tokenizers[folder].decode([tid])
 
     async def models(request: Request):
         return JSONResponse({"object": "list", "data": [{"id": served_name, "object": "model"}]})
 
     async def get_stats(request: Request):
-        return JSONResponse(stats)
+        return JSONResponse(stats[request.query_params.get("test", "")])
 
     async def completions(request: Request):
-        if echo_auth:
-            auth = request.headers.get("authorization", "")
-            return JSONResponse({"error": {"message": f"bad request from {auth}"}}, status_code=400)
-        if stats["503"] < fail_first:
-            stats["503"] += 1
+        h = request.headers
+        counts = stats[h.get("x-test", "")]
+        if h.get("x-echo-auth"):
+            return JSONResponse({"error": {"message": f"bad request from {h.get('authorization', '')}"}},
+                                status_code=400)
+        if counts["503"] < int(h.get("x-fail-first", 0)):
+            counts["503"] += 1
             return JSONResponse({"error": {"message": "overloaded"}}, status_code=503)
         body = await request.json()
         ids = body["prompt"]
-        stats["completions"] += 1
-        stats["tokens"] += len(ids)
+        counts["completions"] += 1
+        counts["tokens"] += len(ids)
         k = body.get("prompt_logprobs")
         choice = {"index": 0, "text": " the", "logprobs": None, "finish_reason": "length", "stop_reason": None,
                   "prompt_token_ids": None}
-        if k is not None and not no_logprobs:
-            choice["prompt_logprobs"] = score(model, ids, int(k), decode)
-        return JSONResponse({"id": f"cmpl-{stats['completions']}", "object": "text_completion", "model": served_name,
+        if k is not None and not h.get("x-no-logprobs"):
+            choice["prompt_logprobs"] = score(model, ids, int(k), decoder(h.get("x-decode-tokenizer", "")))
+        return JSONResponse({"id": f"cmpl-{counts['completions']}", "object": "text_completion", "model": served_name,
                              "choices": [choice],
                              "usage": {"prompt_tokens": len(ids), "completion_tokens": 1, "total_tokens": len(ids) + 1}})
 
@@ -99,8 +105,8 @@ class ScoringServer:
         self.proc, self.port, self.model = proc, port, served_name
         self.base_url = f"http://127.0.0.1:{port}/v1"
 
-    def stats(self) -> dict:
-        return httpx.get(f"http://127.0.0.1:{self.port}/stats").json()
+    def stats(self, test: str = "") -> dict:
+        return httpx.get(f"http://127.0.0.1:{self.port}/stats", params={"test": test}).json()
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -110,16 +116,11 @@ class ScoringServer:
             self.proc.kill()
 
 
-def start_scoring_server(model_dir: str, served_name: str = "teacher", **flags) -> ScoringServer:
+def start_scoring_server(model_dir: str, served_name: str = "teacher") -> ScoringServer:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     args = [sys.executable, str(HERE), "--port", str(port), "--model", str(model_dir), "--served-name", served_name]
-    for name, value in flags.items():
-        if value is True:
-            args.append("--" + name.replace("_", "-"))
-        elif value not in (None, False):
-            args += ["--" + name.replace("_", "-"), str(value)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -139,14 +140,10 @@ if __name__ == "__main__":
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--served-name", default="teacher")
-    ap.add_argument("--no-logprobs", action="store_true")
-    ap.add_argument("--decode-tokenizer")
-    ap.add_argument("--echo-auth", action="store_true")
-    ap.add_argument("--fail-first", type=int, default=0)
     a = ap.parse_args()
     import torch
     import uvicorn
 
     torch.set_num_threads(1)
-    uvicorn.run(build_app(a.model, a.served_name, a.no_logprobs, a.decode_tokenizer, a.echo_auth, a.fail_first),
+    uvicorn.run(build_app(a.model, a.served_name),
                 host="127.0.0.1", port=a.port, log_level="warning")

@@ -33,23 +33,18 @@ def _server_module():
     return module
 
 
-@pytest.fixture
-def scoring_server():
-    module, started = _server_module(), []
-
-    def start(model_dir, **flags):
-        server = module.start_scoring_server(str(model_dir), **flags)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+@pytest.fixture(scope="module")
+def server(smollm2_path):
+    """One scoring server (SmolLM2) for the module; each test picks its behaviour by headers."""
+    server = _server_module().start_scoring_server(str(smollm2_path))
+    yield server
+    server.stop()
 
 
-def _endpoint(server, **extra) -> EndpointConfig:
-    settings = {"concurrency": 2, "max_retries": 1, "backoff_base_s": 0.05, **extra}
-    return EndpointConfig(name="teacher", base_url=server.base_url, model=server.model, **settings)
+def _endpoint(server, test: str, behave: dict[str, str] | None = None, **settings) -> EndpointConfig:
+    settings = {"concurrency": 2, "max_retries": 1, "backoff_base_s": 0.05, **settings}
+    return EndpointConfig(name="teacher", base_url=server.base_url, model=server.model,
+                          headers={"x-test": test, **(behave or {})}, **settings)
 
 
 def _config(tmp_path, data_dir, student, endpoint, **over) -> TrainConfig:
@@ -63,12 +58,11 @@ def _config(tmp_path, data_dir, student, endpoint, **over) -> TrainConfig:
                                                  **over)))
 
 
-def test_served_scores_equal_the_in_process_teacher(scoring_server, smollm2_path):
-    server = scoring_server(smollm2_path)
+def test_served_scores_equal_the_in_process_teacher(server, smollm2_path):
     tok = AutoTokenizer.from_pretrained(smollm2_path)
     seqs = [tok("The sum of 2 and 3 is 5.")["input_ids"], tok("Let x be a prime; then x > 1.")["input_ids"]]
     starts = [3, 4]
-    served = score_sequences(_endpoint(server), seqs, starts, k=5)
+    served = score_sequences(_endpoint(server, "parity"), seqs, starts, k=5)
     teacher = AutoModelForCausalLM.from_pretrained(smollm2_path).eval()
     for seq, start, got in zip(seqs, starts, served):
         labels = torch.tensor([[-100] * start + seq[start:]])
@@ -77,59 +71,57 @@ def test_served_scores_equal_the_in_process_teacher(scoring_server, smollm2_path
         torch.testing.assert_close(torch.from_numpy(got.logprobs), lps, atol=1e-4, rtol=0)
 
 
-def test_scoring_retries_through_the_api_client(scoring_server, smollm2_path):
-    server = scoring_server(smollm2_path, fail_first=2)
-    got = score_sequences(_endpoint(server, max_retries=3), [[1, 2, 3, 4], [5, 6, 7]], [1, 1], k=3)
+def test_scoring_retries_through_the_api_client(server):
+    flaky = _endpoint(server, "retries", {"x-fail-first": "2"}, max_retries=3)
+    got = score_sequences(flaky, [[1, 2, 3, 4], [5, 6, 7]], [1, 1], k=3)
     assert [g.ids.shape for g in got] == [(3, 3), (2, 3)]
-    assert server.stats()["503"] == 2 and server.stats()["completions"] == 2
-    again = scoring_server(smollm2_path, fail_first=5)
+    assert server.stats("retries") == {"completions": 2, "tokens": 7, "503": 2}
+    down = _endpoint(server, "gives-up", {"x-fail-first": "5"}, max_retries=1)
     with pytest.raises(TeacherScoringError, match="HTTP 503.*gave up after 2 attempts"):
-        score_sequences(_endpoint(again, max_retries=1), [[1, 2, 3]], [1], k=3)
+        score_sequences(down, [[1, 2, 3]], [1], k=3)
 
 
-def test_on_policy_steps_with_a_served_teacher(scoring_server, smollm2_path, data_dir, tmp_path):
-    server = scoring_server(smollm2_path)
+def test_on_policy_steps_with_a_served_teacher(server, smollm2_path, data_dir, tmp_path):
     student = truncated_student(smollm2_path, tmp_path / "student")
-    result = run_train(_config(tmp_path, data_dir, student, _endpoint(server), sft_mix=0.2))
+    result = run_train(_config(tmp_path, data_dir, student, _endpoint(server, "steps"), sft_mix=0.2))
     log = json.loads(result.log_path.read_text())
     assert result.steps == 1 and log[0]["kd_loss"] > 0 and log[0]["ce_loss"] > 0
     assert log[0]["loss"] == pytest.approx(0.8 * log[0]["kd_loss"] + 0.2 * log[0]["ce_loss"], rel=1e-4)
     # one probe before training, then every generated sequence of the step (2 micro-batches x 2)
-    assert server.stats()["completions"] == 1 + 4
+    assert server.stats("steps")["completions"] == 1 + 4
     assert log[0]["teacher_s"] > 0 and 4 <= log[0]["generated_tokens"] <= 4 * 12
 
 
-def test_server_without_prompt_logprobs_stops_before_training(scoring_server, echo_server, smollm2_path,
+def test_server_without_prompt_logprobs_stops_before_training(server, echo_server, smollm2_path,
                                                               data_dir, tmp_path):
-    quiet = scoring_server(smollm2_path, no_logprobs=True)
+    quiet = _endpoint(server, "quiet", {"x-no-logprobs": "1"})
     with pytest.raises(TeacherScoringError, match="returned no prompt_logprobs"):
-        run_train(_config(tmp_path, data_dir, smollm2_path, _endpoint(quiet)))
+        run_train(_config(tmp_path, data_dir, smollm2_path, quiet))
     assert not (tmp_path / "o" / "model").exists() and not (tmp_path / "o" / "trainer_log.json").exists()
     katan = EndpointConfig(name="katan", base_url=echo_server.base_url, model=echo_server.model)
     with pytest.raises(ThoughtDistillError, match="POST /v1/completions with prompt_logprobs"):
         run_train(_config(tmp_path, data_dir, smollm2_path, katan))
 
 
-def test_served_teacher_with_another_tokenizer_is_refused(scoring_server, smollm2_path, tiny_qwen3_path,
+def test_served_teacher_with_another_tokenizer_is_refused(server, smollm2_path, tiny_qwen3_path,
                                                          data_dir, tmp_path):
-    other = _bpe_tokenizer(tmp_path / "other_tok")
-    server = scoring_server(smollm2_path, decode_tokenizer=other)
+    other = _endpoint(server, "other-tokenizer", {"x-decode-tokenizer": str(_bpe_tokenizer(tmp_path / "tok"))})
     with pytest.raises(ConfigError, match="share a tokenizer") as err:
-        run_train(_config(tmp_path, data_dir, smollm2_path, _endpoint(server)))
+        run_train(_config(tmp_path, data_dir, smollm2_path, other))
     assert str(smollm2_path) in str(err.value) and "teacher server 'teacher'" in str(err.value)
     # a named teacher tokenizer is compared in full before anything is sent
-    cfg = _config(tmp_path, data_dir, smollm2_path, _endpoint(server))
+    cfg = _config(tmp_path, data_dir, smollm2_path, other)
     cfg.kd.teacher = str(tiny_qwen3_path)
     with pytest.raises(ConfigError, match="share a tokenizer"):
         run_train(cfg)
-    assert server.stats()["completions"] == 1  # only the first run's probe
+    assert server.stats("other-tokenizer")["completions"] == 1  # only the first run's probe
 
 
-def test_key_never_appears_in_errors(scoring_server, smollm2_path, data_dir, tmp_path, monkeypatch):
+def test_key_never_appears_in_errors(server, monkeypatch):
     monkeypatch.setenv("TEACHER_KEY", "sk-secret-123456")
-    server = scoring_server(smollm2_path, echo_auth=True)
+    leaky = _endpoint(server, "leak", {"x-echo-auth": "1"}, api_key_env="TEACHER_KEY")
     with pytest.raises(TeacherScoringError) as err:
-        score_sequences(_endpoint(server, api_key_env="TEACHER_KEY"), [[1, 2, 3]], [1], 2)
+        score_sequences(leaky, [[1, 2, 3]], [1], 2)
     assert "HTTP 400" in str(err.value) and "sk-secret" not in str(err.value) and "***" in str(err.value)
 
 
