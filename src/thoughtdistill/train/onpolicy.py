@@ -135,27 +135,35 @@ class InProcessTeacher:
     def __init__(self, model, k: int):
         self.model, self.k = model, k
 
-    def score(self, batch: dict[str, torch.Tensor], examples: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
-        return teacher_topk(self.model, batch["input_ids"], batch["labels"], self.k,
-                            attention_mask=batch.get("attention_mask"), position_ids=batch.get("position_ids"))
+    def score_step(self, micro_batches: list[tuple[dict, list[dict]]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Teacher top-k (ids, logprobs) [generated tokens, k] of each (collated batch, examples)."""
+        return [teacher_topk(self.model, b["input_ids"], b["labels"], self.k, attention_mask=b.get("attention_mask"),
+                             position_ids=b.get("position_ids")) for b, _ in micro_batches]
 
 
 class ServedTeacher:
     def __init__(self, endpoint, k: int, vocab_size: int):
         self.endpoint, self.k, self.vocab_size = endpoint, k, vocab_size
 
-    def score(self, batch: dict[str, torch.Tensor], examples: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    def score_step(self, micro_batches: list[tuple[dict, list[dict]]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """All sequences of the step in one concurrent round of requests (with batch size 1 and
+        gradient accumulation, scoring micro-batch by micro-batch would send one at a time)."""
         from ..api.scoring import TeacherScoringError, score_sequences
 
-        scores = score_sequences(self.endpoint, [e["input_ids"] for e in examples],
-                                 [prompt_length(e["labels"]) for e in examples], self.k)
-        ids = np.concatenate([s.ids for s in scores])
-        if ids.size and ids.max() >= self.vocab_size:
-            raise TeacherScoringError(f"teacher server '{self.endpoint.name}' returned token id {int(ids.max())}, "
-                                      f"beyond the student's {self.vocab_size} embeddings: another tokenizer")
-        device = batch["input_ids"].device
-        return (torch.from_numpy(ids).to(device),
-                torch.from_numpy(np.concatenate([s.logprobs for s in scores])).to(device))
+        examples = [e for _, exs in micro_batches for e in exs]
+        scores = iter(score_sequences(self.endpoint, [e["input_ids"] for e in examples],
+                                      [prompt_length(e["labels"]) for e in examples], self.k))
+        out = []
+        for batch, exs in micro_batches:
+            mine = [next(scores) for _ in exs]
+            ids = np.concatenate([s.ids for s in mine])
+            if ids.size and ids.max() >= self.vocab_size:
+                raise TeacherScoringError(f"teacher server '{self.endpoint.name}' returned token id {int(ids.max())}, "
+                                          f"beyond the student's {self.vocab_size} embeddings: another tokenizer")
+            device = batch["input_ids"].device
+            out.append((torch.from_numpy(ids).to(device),
+                        torch.from_numpy(np.concatenate([s.logprobs for s in mine])).to(device)))
+        return out
 
 
 # ---------------------------------------------------------------- trainer
@@ -195,7 +203,8 @@ class OnPolicyTrainer(SFTTrainer):
         self.sums: dict[str, float] = defaultdict(float)
 
     # -- rollouts ---------------------------------------------------------------------------
-    def _rollout(self, raw: dict[str, Any], device) -> dict[str, Any]:
+    def _sample(self, raw: dict[str, Any], device) -> tuple[dict[str, Any], list[dict]]:
+        """The current student's completions of one micro-batch's prompts, collated for training."""
         from trl.models.utils import unwrap_model_for_generation
 
         started = time.perf_counter()
@@ -205,19 +214,24 @@ class OnPolicyTrainer(SFTTrainer):
             m.eval()
             completions = sample_completions(m, raw["prompts"], self.gen_kwargs, self.eos_ids)
             m.train(was_training)
-        sampled = time.perf_counter()
-        examples = [{"input_ids": p + c, "labels": [-100] * len(p) + c} for p, c in zip(raw["prompts"], completions)]
-        batch = {k: v.to(device) for k, v in self.collator.model_batch(examples).items()}
-        t_ids, t_lp = self.teacher.score(batch, examples)
-        self.sums["generate_s"] += sampled - started
-        self.sums["teacher_s"] += time.perf_counter() - sampled
+        self.sums["generate_s"] += time.perf_counter() - started
         self.sums["generated_tokens"] += sum(map(len, completions))
         self.sums["completions"] += len(completions)
         self.sums["stopped"] += sum(1 for c in completions if c[-1] in self.eos_ids)
-        batch.update(teacher_ids=t_ids, teacher_logprobs=t_lp)
+        examples = [{"input_ids": p + c, "labels": [-100] * len(p) + c} for p, c in zip(raw["prompts"], completions)]
+        batch = {k: v.to(device) for k, v in self.collator.model_batch(examples).items()}
         if "chains" in raw:
             batch["chains"] = raw["chains"]
-        return batch
+        return batch, examples
+
+    def _rollouts(self, raws: list[dict[str, Any]], device) -> list[dict[str, Any]]:
+        sampled = [self._sample(raw, device) for raw in raws]
+        started = time.perf_counter()
+        scores = self.teacher.score_step(sampled)
+        self.sums["teacher_s"] += time.perf_counter() - started
+        for (batch, _), (t_ids, t_lp) in zip(sampled, scores):
+            batch.update(teacher_ids=t_ids, teacher_logprobs=t_lp)
+        return [batch for batch, _ in sampled]
 
     def _step_total(self, count: int, device) -> torch.Tensor:
         total = torch.tensor(count, device=device)
@@ -230,7 +244,7 @@ class OnPolicyTrainer(SFTTrainer):
                 raw.append(next(epoch_iterator))
             except StopIteration:
                 break
-        rollouts = [self._rollout(r, device) for r in raw]
+        rollouts = self._rollouts(raw, device)
         generated = self._step_total(sum(int((r["labels"][:, 1:] != -100).sum()) for r in rollouts), device)
         if self.on_policy.sft_mix > 0:
             chain_tokens = self._step_total(
