@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typer.testing import CliRunner
+
+from thoughtdistill.cli import app
 from thoughtdistill.pipeline import load_recipe, run_pipeline
 from thoughtdistill.pipeline.cli import RECIPES_DIR
 from thoughtdistill.pipeline.runner import Runner, launch_command
@@ -33,3 +36,9 @@ def test_onpolicy_recipe_dry_run(tmp_path, monkeypatch):
     assert cmd[:2] == ["accelerate", "launch"] and cmd[cmd.index("--num_processes") + 1] == "8"
     evals, _, _ = runner.resolve(recipe.stage("eval_aime24"), live=False)
     assert evals.model == str(tmp_path / "run" / "onpolicy" / "student" / "model")
+
+
+def test_onpolicy_recipe_cli_dry_run(tmp_path):
+    result = CliRunner().invoke(app, ["run", str(RECIPE), "--dry-run", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "onpolicy" in result.output

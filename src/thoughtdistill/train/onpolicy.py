@@ -58,8 +58,8 @@ def prompt_length(labels) -> int:
 def check_prompt_budget(dataset, max_length: int, max_new_tokens: int) -> None:
     """Every prompt must leave room for a whole completion inside ``max_length``."""
     room = max_length - max_new_tokens
-    over = [(sid, prompt_length(labels)) for sid, labels in zip(dataset["sample_id"], dataset["labels"])
-            if prompt_length(labels) > room]
+    lengths = ((sid, prompt_length(labels)) for sid, labels in zip(dataset["sample_id"], dataset["labels"]))
+    over = [(sid, n) for sid, n in lengths if n > room]
     if over:
         sid, n = over[0]
         raise ConfigError(
