@@ -66,9 +66,12 @@ def test_quickstart_teaches_the_student(tmp_path, smollm2_path):
     summary = {k: (before[k], after[k]) for k in ("format_adherence", "truncation_rate", "accuracy")}
     summary["heldout_nll"] = (before["heldout_nll"]["per_token"], after["heldout_nll"]["per_token"])
     print("quickstart before -> after:", summary)
-    # (a) format adherence up by >= 50 points; (b) answers finish within the budget
+    # (a) format adherence up by >= 50 points; (b) the budget lets answers finish: few hit the cap
+    # (truncation_rate also counts answers that stopped with their thought unclosed)
     assert after["format_adherence"] - before["format_adherence"] >= 0.5, summary
-    assert after["truncation_rate"] <= 0.25, summary
+    samples = [json.loads(line) for line in (run / "eval_after" / "student-after__gsm8k__think.samples.jsonl")
+               .read_text().splitlines()]
+    assert sum(s["finish_reason"] == "length" for s in samples) <= 0.2 * len(samples), summary
     # (c) held-out teacher-chain NLL per token down by >= 15 %, on the same chains and tokens
     assert before["heldout_nll"]["tokens"] == after["heldout_nll"]["tokens"] > 3000
     assert after["heldout_nll"]["per_token"] <= 0.85 * before["heldout_nll"]["per_token"], summary
