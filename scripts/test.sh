@@ -14,4 +14,4 @@ fi
 export HF_HOME="$PWD/.cache/hf" HF_DATASETS_CACHE="$PWD/.cache/hf/datasets"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 THOUGHTDISTILL_CACHE="$PWD/.cache/thoughtdistill"
 # pytest exits 5 when no test is collected; set -e turns that into a failure.
-pytest -m "slow or not slow" -q "$@"
+pytest -m "slow or not slow" -q --durations=25 "$@"
