@@ -125,7 +125,7 @@ def test_report_json(tmp_path, data_dir):
     story = " ".join(x["text"] for x in data["what_happened"])
     assert "Format adherence (thought closed, final answer extractable) rose from 10% to 80% (+70 points)" in story
     assert "Held-out teacher-chain NLL fell: 1.500 → 1.200 nats/token (-20%)" in story
-    assert "Truncation (answers cut at the 192-token cap) fell from 85% to 20%" in story
+    assert "Truncation (answers cut at the 192-token cap or whose thought never closed) fell from 85% to 20%" in story
     assert "Accuracy unchanged: 10% → 10%" in story and "10 problems are too few" in story
     assert "None of the 40 checked chains from smollm2 is correct" in story
     assert "The selection is 100% recorded chains" in story
@@ -212,3 +212,14 @@ def test_nan_accuracy_reads_as_missing(tmp_path, data_dir):
     evaluation = html[html.index("id='evaluation'"):html.index("id='selection'")]
     assert "nan" not in evaluation.lower() and "–" in evaluation
     assert not any("Accuracy" in x["text"] for x in data["what_happened"])
+
+
+def test_cap_figures_count_answers_the_budget_cut_not_unclosed_thoughts():
+    """truncation_rate also counts thoughts that stopped unclosed; "hit the cap" is cap_rate."""
+    from thoughtdistill.report.story import _accuracy_reasons
+
+    run = {"truncation_rate": 0.9, "cap_rate": 0.1, "max_new_tokens": 384, "n_problems": 100}
+    assert "cap" not in _accuracy_reasons(run, {})
+    assert "90% of answers hit the 384-token cap" in _accuracy_reasons(dict(run, cap_rate=0.9), {})
+    older = {"truncation_rate": 0.9, "max_new_tokens": 384, "n_problems": 100}  # written before cap_rate
+    assert "90% of answers hit the 384-token cap" in _accuracy_reasons(older, {})

@@ -171,6 +171,7 @@ def run_eval(config: EvalConfig) -> EvalResult:
         "mean_completion_tokens_correct": _mean(
             [r.get("completion_tokens") for r, sc in zip(samples_rows, scores) if sc.correct]),
         "truncation_rate": _mean([float(bool(r.get("truncated"))) for r in samples_rows]),
+        "cap_rate": _mean([float(r.get("finish_reason") == "length") for r in samples_rows]),
         "error_rate": _mean([float(bool(r.get("error"))) for r in samples_rows]),
         "accuracy_per_1k_tokens": (accuracy / (completion / 1000)) if completion else None,
         "token_count_method": next((r.get("token_count_method") for r in samples_rows), None),

@@ -251,6 +251,7 @@ def eval_runs(folder: Path) -> list[dict[str, Any]]:
             "mean_thinking_tokens": m.get("mean_thinking_tokens"),
             "tokens_spent": round(mean_tokens * n_samples) if mean_tokens and n_samples else None,
             "truncation_rate": m.get("truncation_rate"),
+            "cap_rate": m.get("cap_rate"),
             "accuracy_per_1k_tokens": m.get("accuracy_per_1k_tokens"),
             "format_adherence": m.get("format_adherence"),
             "heldout_nll": nll.get("per_token") if isinstance(nll, dict) else None,

@@ -62,7 +62,7 @@ def _eval_findings(before: dict[str, Any], after: dict[str, Any], data: dict[str
     f = _rate_change("Format adherence (thought closed, final answer extractable)",
                      before.get("format_adherence"), after.get("format_adherence"))
     if f:
-        trunc, cap = after.get("truncation_rate"), after.get("max_new_tokens")
+        trunc, cap = _cut_at_cap(after), after.get("max_new_tokens")
         if f["kind"] != "improved" and trunc is not None and trunc >= HIGH_TRUNCATION:
             f["text"] = f["text"].rstrip(".") + (f": {pct(trunc)} of answers were cut at the {cap}-token cap before "
                                                  "they could finish." if cap else f": {pct(trunc)} of answers were cut.")
@@ -75,7 +75,8 @@ def _eval_findings(before: dict[str, Any], after: dict[str, Any], data: dict[str
         out.append(_finding(kind, f"Held-out teacher-chain NLL {word}: {a:.3f} → {b:.3f} nats/token "
                                   f"({100 * rel:+.0f}%) on chains never trained on."))
     cap = after.get("max_new_tokens")
-    t = _rate_change(f"Truncation (answers cut at the {cap}-token cap)" if cap else "Truncation",
+    t = _rate_change(f"Truncation (answers cut at the {cap}-token cap or whose thought never closed)" if cap
+                     else "Truncation (answers cut, or whose thought never closed)",
                      before.get("truncation_rate"), after.get("truncation_rate"), higher_is_better=False)
     if t:
         out.append(t)
@@ -88,12 +89,18 @@ def _eval_findings(before: dict[str, Any], after: dict[str, Any], data: dict[str
     return out
 
 
+def _cut_at_cap(run: dict[str, Any]) -> float | None:
+    """Share of answers the token budget cut (runs before cap_rate existed: the truncation rate,
+    which also counts thoughts that stopped unclosed)."""
+    return run["cap_rate"] if run.get("cap_rate") is not None else run.get("truncation_rate")
+
+
 def _accuracy_reasons(after: dict[str, Any], data: dict[str, Any]) -> str:
     why = []
     size = size_label(after.get("model_params"))
     if after.get("model_params") and after["model_params"] < SMALL_STUDENT:
         why.append(f"a {size} student rarely solves these problems, whatever it was trained on")
-    trunc, cap = after.get("truncation_rate"), after.get("max_new_tokens")
+    trunc, cap = _cut_at_cap(after), after.get("max_new_tokens")
     if trunc is not None and trunc >= HIGH_TRUNCATION:
         why.append(f"{pct(trunc)} of answers hit the {cap}-token cap" if cap else f"{pct(trunc)} of answers were cut")
     if after.get("enable_thinking") is False and data.get("selected_with_thought"):
