@@ -114,14 +114,17 @@ class EndpointClient:
                     await resp.aread()
                     raise self._status_failure(resp)
                 return await self._read_stream(resp)
-        resp = await http.post("chat/completions", content=payload)
+        return self._parse_full(await self._post_json(http, "chat/completions", payload))
+
+    async def _post_json(self, http: httpx.AsyncClient, route: str, payload: bytes) -> Any:
+        """POST ``payload`` to ``route``; the decoded JSON body, or a CallFailure."""
+        resp = await http.post(route, content=payload)
         if resp.status_code != 200:
             raise self._status_failure(resp)
         try:
-            data = orjson.loads(resp.content)
+            return orjson.loads(resp.content)
         except orjson.JSONDecodeError:
             raise CallFailure("response is not JSON", retryable=True, status=200) from None
-        return self._parse_full(data)
 
     def _status_failure(self, resp: httpx.Response) -> CallFailure:
         text = resp.text[:500]

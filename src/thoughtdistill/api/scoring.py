@@ -45,13 +45,7 @@ class PromptLogprobsClient(EndpointClient):
 
     async def _call(self, body: dict[str, Any], slot: int = 0):
         http = self._pools[(slot // POOL_SIZE) % len(self._pools)]
-        resp = await http.post("completions", content=orjson.dumps(body))
-        if resp.status_code != 200:
-            raise self._status_failure(resp)
-        try:
-            data = orjson.loads(resp.content)
-        except orjson.JSONDecodeError:
-            raise CallFailure("response is not JSON", retryable=True, status=200) from None
+        data = await self._post_json(http, "completions", orjson.dumps(body))
         if not isinstance(data, dict) or not data.get("choices"):
             raise CallFailure("response has no choices", retryable=True, status=200)
         return data["choices"], data.get("usage")
