@@ -17,10 +17,8 @@ import asyncio
 import itertools
 import json
 import random
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -121,27 +119,15 @@ class StubServer:
 
 
 def start_stub(**flags) -> StubServer:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = [sys.executable, str(HERE), "--port", str(port)]
+    from local_http import launch  # tests/ is on sys.path under pytest (not in the server process)
+
+    args = []
     for name, value in flags.items():
         if value is True:
             args.append("--" + name.replace("_", "-"))
         elif value not in (None, False):
             args += ["--" + name.replace("_", "-"), str(value)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/stats", timeout=1).status_code == 200:
-                return StubServer(proc, port)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("stub teacher server did not start")
+    return StubServer(*launch(HERE, args, 30, "stub teacher server"))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,8 @@ the first N completions of that ``x-test`` key). ``/stats`` counts per ``x-test`
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -117,22 +115,10 @@ class ScoringServer:
 
 
 def start_scoring_server(model_dir: str, served_name: str = "teacher") -> ScoringServer:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = [sys.executable, str(HERE), "--port", str(port), "--model", str(model_dir), "--served-name", served_name]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/stats", timeout=1).status_code == 200:
-                return ScoringServer(proc, port, served_name)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("scoring server did not start")
+    from local_http import launch  # tests/ is on sys.path under pytest (not in the server process)
+
+    proc, port = launch(HERE, ["--model", str(model_dir), "--served-name", served_name], 180, "scoring server")
+    return ScoringServer(proc, port, served_name)
 
 
 if __name__ == "__main__":
