@@ -61,7 +61,7 @@ class JudgeConfig(StageConfig):
         "always: ask them everywhere (agreement with the rules); never: rules only")
     rule_verify: bool = Field(default=True, description="use rule verifiers (math-verify, sandbox) first")
     keep_previous: bool = Field(default=True, description="keep earlier judges' judgments on the chains")
-    max_chain_chars: int = Field(default=60000, ge=1000, description="longer chains are cut in the middle")
+    max_chain_chars: int = Field(default=60000, ge=200, description="longer chains are cut in the middle")
     strict_retry: bool = True
     temperature: float | None = Field(default=0.0, ge=0)
     work_dir: Path | None = Field(default=None, description="journal; default <output>.work")
