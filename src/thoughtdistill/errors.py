@@ -14,7 +14,7 @@ class RecordError(ThoughtDistillError):
         self.path, self.line, self.field, self.message = str(path), line, field, message
         where = self.path + (f":{line}" if line is not None else "")
         what = f" field '{field}'" if field else ""
-        super().__init__(f"{where}:{what} {message}".replace(": ", ": ", 1))
+        super().__init__(f"{where}:{what} {message}")
 
 
 class ConfigError(ThoughtDistillError):

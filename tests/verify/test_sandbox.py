@@ -139,7 +139,7 @@ def test_hidden_files_read_empty(data_dir):
 
 def test_verify_hides_its_input_from_the_programs():
     from thoughtdistill.verify.sandbox import SandboxLimits
-    from thoughtdistill.verify.stage import hiding
+    from thoughtdistill.verify import with_hidden_paths
 
-    limits = hiding(SandboxLimits(hide=["/a"]), Path("rel/in.jsonl"))
+    limits = with_hidden_paths(SandboxLimits(hide=["/a"]), Path("rel/in.jsonl"))
     assert limits.hide == ["/a", str(Path("rel/in.jsonl").resolve())]

@@ -30,6 +30,18 @@ LATENCY_EWMA_WEIGHT = 0.1
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 
+@dataclass(frozen=True)
+class SendResult:
+    """What :meth:`EndpointClient.send` returns: the reply (``choices``, ``usage``) or, after
+    the last attempt, ``error``; with the latency of the last attempt and the attempts made."""
+
+    choices: list[Choice] | None
+    usage: dict[str, int] | None
+    latency_s: float
+    attempts: int
+    error: str | None = None
+
+
 class CallFailure(Exception):
     def __init__(self, message: str, *, retryable: bool, status: int | None = None,
                  retry_after: float | None = None):
@@ -228,8 +240,8 @@ class EndpointClient:
         cap = min(self.ep.backoff_max_s, self.ep.backoff_base_s * 2 ** (attempt - 1))
         return cap * random.uniform(0.5, 1.0)
 
-    async def send(self, body: dict[str, Any], est_tokens: int, slot: int = 0):
-        """Returns (choices, usage, latency_s, attempts, error).
+    async def send(self, body: dict[str, Any], est_tokens: int, slot: int = 0) -> SendResult:
+        """One request with retries and backoff: a :class:`SendResult`.
 
         ``slot``: the calling worker's number (picks its connection pool)."""
         attempts = 0
@@ -254,7 +266,7 @@ class EndpointClient:
                     self.tpm.adjust(est_tokens - int(usage.get("total_tokens") or est_tokens))
                 latency = time.perf_counter() - start
                 self._observe_latency(latency)
-                return choices, usage, latency, attempts, None
+                return SendResult(choices, usage, latency, attempts)
             except CallFailure as exc:
                 failure = exc
             except (asyncio.TimeoutError, httpx.TimeoutException):
@@ -265,7 +277,7 @@ class EndpointClient:
             if not failure.retryable or attempts > self.ep.max_retries:
                 if failure.retryable:
                     failure.message += f" (gave up after {attempts} attempts)"
-                return None, None, time.perf_counter() - start, attempts, failure.message
+                return SendResult(None, None, time.perf_counter() - start, attempts, failure.message)
             delay = self._backoff(attempts)
             if failure.retry_after is not None:
                 delay = max(delay, failure.retry_after)

@@ -121,13 +121,14 @@ class Engine:
         try:
             body = request_body(ep, req)
             est = estimate_tokens(req.messages) + (body.get("max_tokens") or 1024) * (body.get("n") or 1)
-            choices, usage, latency, attempts, error = await client.send(body, est, slot)
-            result.latency_s, result.attempts = round(latency, 4), attempts
-            if error is not None:
-                result.error = error
+            sent = await client.send(body, est, slot)
+            result.latency_s, result.attempts = round(sent.latency_s, 4), sent.attempts
+            if sent.error is not None:
+                result.error = sent.error
                 fut.set_result(None)
                 return result
-            payload = {"choices": [c.__dict__ for c in choices], "usage": usage, "model": ep.model}
+            payload = {"choices": [c.__dict__ for c in sent.choices or []], "usage": sent.usage,
+                       "model": ep.model}
             if self.cache:
                 self.cache.put(digest, payload)
             fut.set_result(payload)
@@ -224,10 +225,6 @@ class Engine:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                if item.resumed:
-                    bar.update()
-                    yield item
-                    continue
                 bar.update()
                 yield item
         finally:
@@ -273,14 +270,22 @@ async def run_requests(endpoints: EndpointConfig | Sequence[EndpointConfig],
 
 
 def run_requests_sync(endpoints: EndpointConfig | Sequence[EndpointConfig],
-                      requests: Iterable[ChatRequest], **kwargs: Any) -> list[ChatResult]:
-    """Blocking :func:`run_requests`: all results, in the order of ``requests``."""
-    requests = list(requests)
+                      requests: Iterable[ChatRequest], *, in_order: bool = True,
+                      **kwargs: Any) -> list[ChatResult]:
+    """Blocking :func:`run_requests`: all results, in the order of ``requests``.
+
+    ``in_order=False``: in completion order, and ``requests`` is streamed (never held as a
+    list), for callers with many large prompts that look results up by key."""
+    if in_order:
+        requests = list(requests)
 
     async def collect() -> list[ChatResult]:
         return [r async for r in run_requests(endpoints, requests, **kwargs)]
 
-    by_key = {r.key: r for r in run_sync(collect())}
+    results = run_sync(collect())
+    if not in_order:
+        return results
+    by_key = {r.key: r for r in results}
     return [by_key[r.key] for r in requests]
 
 
@@ -296,7 +301,7 @@ async def probe_n(endpoint: EndpointConfig) -> bool:
     try:
         body = {"model": endpoint.model, "messages": [{"role": "user", "content": "Say 1."}],
                 "n": 2, "max_tokens": 1, **endpoint.extra_body}
-        choices, _, _, _, error = await client.send(body, 16)
-        return error is None and len(choices or []) >= 2
+        sent = await client.send(body, 16)
+        return sent.error is None and len(sent.choices or []) >= 2
     finally:
         await client.aclose()

@@ -113,11 +113,11 @@ async def score_sequences_async(endpoint: EndpointConfig, sequences: Sequence[Se
     async def one(i: int) -> SequenceScores:
         async with gate:
             body = scoring_body(endpoint, sequences[i], k)
-            choices, _, _, _, error = await client.send(body, len(sequences[i]) + 1, slot=i)
-        if error is not None:
-            hint = NOT_SERVED_HINT if error.startswith(("HTTP 404", "HTTP 405")) else ""
-            raise TeacherScoringError(f"{where}: {error}{hint}")
-        return parse_prompt_logprobs(choices[0], sequences[i], starts[i], k, where)
+            sent = await client.send(body, len(sequences[i]) + 1, slot=i)
+        if sent.error is not None:
+            hint = NOT_SERVED_HINT if sent.error.startswith(("HTTP 404", "HTTP 405")) else ""
+            raise TeacherScoringError(f"{where}: {sent.error}{hint}")
+        return parse_prompt_logprobs(sent.choices[0], sequences[i], starts[i], k, where)
 
     try:
         return list(await asyncio.gather(*(one(i) for i in range(len(sequences)))))

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Iterator, Literal
 
 import orjson
 from pydantic import Field, model_validator
@@ -21,7 +21,7 @@ from ..api import (ChatRequest, ChatResult, Choice, EndpointConfig, Engine, chec
                    default_cache_dir, estimate_tokens, probe_n, run_sync)
 from ..config import StageConfig
 from ..errors import ConfigError, ThoughtDistillError
-from ..io import atomic_open, container_of, is_hub_ref, iter_records, open_writer
+from ..io import atomic_open, container_of, is_hub_ref, open_writer, read_records
 from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Chain, Record, Usage
 from ..thoughts import join_thought, split_thought
@@ -115,38 +115,6 @@ class GenerateResult:
                 f"{self.prompt_tokens:,}+{self.completion_tokens:,} tokens in {self.elapsed_s:.1f}s")
 
 
-# -- input ---------------------------------------------------------------------------------
-
-def _to_canonical(row: dict[str, Any]) -> dict[str, Any]:
-    """Common question fields of other formats (MATH/AIME 'problem', Alpaca 'instruction')."""
-    if "question" not in row:
-        for alt in ("problem", "instruction", "prompt"):
-            if isinstance(row.get(alt), str):
-                row = dict(row, question=row[alt])
-                break
-    return row
-
-
-def iter_questions(path: Path, limit: int | None = None, fmt: str | None = None) -> Iterator[Record]:
-    """Validated question records, streamed; the first bad one raises a located RecordError.
-
-    Any format the io converters know (``fmt=None``: detected from the first row); without
-    them, canonical JSONL plus the 'problem' / 'instruction' / 'prompt' question fields.
-    """
-    try:
-        from ..io.convert import read_records
-    except ImportError:
-        read_records = None  # type: ignore[assignment]
-    if read_records is not None:
-        records: Iterator[Record] = read_records(path, fmt)
-    else:
-        records = iter_records(path, convert=_to_canonical)
-    for i, record in enumerate(records):
-        if limit is not None and i >= limit:
-            return
-        yield record
-
-
 # -- planning --------------------------------------------------------------------------------
 
 def _assign(config: GenerateConfig, records: Iterator[Record]) -> Iterator[tuple[Record, list[EndpointConfig]]]:
@@ -185,7 +153,7 @@ class _Plan:
         self.prompts = PromptBuilder(preset, system, config.user_template)
 
     def records(self) -> Iterator[tuple[Record, list[EndpointConfig]]]:
-        return _assign(self.config, iter_questions(self.config.input, self.config.limit, self.config.input_format))
+        return _assign(self.config, read_records(self.config.input, self.config.input_format, limit=self.config.limit))
 
     def base_requests(self) -> Iterator[ChatRequest]:
         n = self.config.n
@@ -266,7 +234,7 @@ def _validate(config: GenerateConfig) -> int:
     _Plan(config, {})  # prompt settings
     count = 0
     ids: set[str] = set()
-    for record in iter_questions(config.input, config.limit, config.input_format):  # raises on the first bad record
+    for record in read_records(config.input, config.input_format, limit=config.limit):  # raises on the first bad record
         count += 1
         if record.id in ids:
             raise ConfigError(f"{config.input}: question {count} repeats id '{record.id}' "

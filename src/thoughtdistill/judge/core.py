@@ -28,15 +28,16 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from ..api import (ChatRequest, ChatResult, EndpointConfig, check_endpoints, default_cache_dir, run_requests,
-                   run_sync)
+from ..api import (ChatRequest, ChatResult, EndpointConfig, check_endpoints, default_cache_dir,
+                   run_requests_sync, run_sync)
 from ..config import StageConfig
 from ..errors import ConfigError, ThoughtDistillError
+from ..io import read_records
 from ..io.atomic import output_lock, refuse_overwriting_input
 from ..io.hub import is_hub_ref
 from ..records import Annotation, Chain, Correctness, Judgment, Record
 from ..verify.sandbox import SandboxLimits
-from ..verify.stage import chain_text, hiding, read_input, rule_for, verify_pairs
+from ..verify import chain_text, rule_for, verify_pairs, with_hidden_paths
 from .agreement import format_report
 from .diagnostics import JudgeDiagnostics, format_diagnostics
 from .parse import Parsed, parse_score
@@ -189,7 +190,7 @@ def _tail(text: str, n: int = RAW_KEEP) -> str:
 def count_tasks(config: JudgeConfig) -> int:
     """How many judge calls :func:`iter_tasks` will make (no prompt is rendered): the bar's total."""
     total = 0
-    for record in read_input(config.input, config.input_format, config.limit):
+    for record in read_records(config.input, config.input_format, limit=config.limit):
         metrics = sum(_wanted(config, record, m) for m in config.metrics)
         total += metrics * len(config.judges) * sum(c.finish_reason != "error" for c in record.reasoning)
     return total
@@ -198,16 +199,10 @@ def count_tasks(config: JudgeConfig) -> int:
 def _run(config: JudgeConfig, requests: Iterator[ChatRequest] | list[ChatRequest], work: Path,
          stats: JudgeResult, desc: str, total: int | None = None) -> Iterator[ChatResult]:
     cache = (config.cache_dir or default_cache_dir()) if config.cache else None
-
-    async def collect() -> list[ChatResult]:
-        out = []
-        async for res in run_requests(config.judges, requests, journal_path=work / "journal.jsonl",
-                                      cache_dir=cache, progress=config.progress,
-                                      retry_failed=config.retry_failed, desc=desc, total=total):
-            out.append(res)
-        return out
-
-    for res in run_sync(collect()):
+    # in completion order: results are looked up by key, and the prompts stay a stream
+    for res in run_requests_sync(config.judges, requests, in_order=False, journal_path=work / "journal.jsonl",
+                                 cache_dir=cache, progress=config.progress,
+                                 retry_failed=config.retry_failed, desc=desc, total=total):
         stats.requests += 1
         if res.resumed:
             stats.resumed += 1
@@ -232,7 +227,7 @@ def _collect_scores(config: JudgeConfig, rubric: Rubric, work: Path, stats: Judg
     scores: dict[str, _Score] = {}
 
     def tasks() -> Iterator[Task]:
-        return iter_tasks(config, rubric, read_input(config.input, config.input_format, config.limit))
+        return iter_tasks(config, rubric, read_records(config.input, config.input_format, limit=config.limit))
 
     def requests() -> Iterator[ChatRequest]:
         for task in tasks():
@@ -348,7 +343,7 @@ def _decide_correctness(config: JudgeConfig, records: list[Record], stats: Judge
     rules: list[Any] = [None] * len(pairs)
     if config.rule_verify:
         rules = verify_pairs(pairs, processes=config.processes, code_workers=config.code_workers,
-                             limits=hiding(config.sandbox, config.input))
+                             limits=with_hidden_paths(config.sandbox, config.input))
     for (record, chain), rule in zip(pairs, rules):
         if rule is not None:
             chain.correctness = rule.to_correctness()
@@ -394,7 +389,7 @@ def _judge(config: JudgeConfig, rubric: Rubric, start: float) -> JudgeResult:
                 writer.write(rec)
             batch.clear()
 
-        for record in read_input(config.input, config.input_format, config.limit):
+        for record in read_records(config.input, config.input_format, limit=config.limit):
             _annotate(config, rubric, record, scores)
             stats.records += 1
             stats.chains += len(record.reasoning)
@@ -426,7 +421,7 @@ def _dry_run(config: JudgeConfig, start: float) -> JudgeResult:
         raise ConfigError(f"input: {config.input} not found")
     refuse_overwriting_input(config.output, [config.input])
     stats = JudgeResult(output=config.output, requests=count_tasks(config) if config.judges else 0)
-    for record in read_input(config.input, config.input_format, config.limit):
+    for record in read_records(config.input, config.input_format, limit=config.limit):
         stats.records += 1
         stats.chains += len(record.reasoning)
     notes = [f"{j.name}: {j.model} at {j.base_url}" + (f" (key variable {j.api_key_env} is not set)"

@@ -34,14 +34,14 @@ from .sandbox import SandboxLimits, isolation_mode
 
 
 class VerifyConfig(StageConfig):
-    input: Path
-    output: Path
+    input: Path = Field(description="chains to verify (JSONL/JSON/Parquet/datasets folder, or hf:REPO[:SPLIT])")
+    output: Path = Field(description="verified chains; the format follows the suffix")
     input_format: str | None = Field(default=None, description="input format (default: detected)")
     processes: int = Field(default=2, ge=1, description="math-verify worker processes")
     code_workers: int = Field(default=2, ge=1, description="sandboxed code runs at once")
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     batch_records: int = Field(default=256, ge=1, description="records verified per batch")
-    math_timeout_s: float = Field(default=5.0, gt=0)
+    math_timeout_s: float = Field(default=5.0, gt=0, description="seconds math-verify may take per answer")
     limit: int | None = Field(default=None, ge=1, description="only the first N records")
     progress: bool = Field(default=True, description="a bar on a terminal, else a line every ~10 s")
 
@@ -159,15 +159,6 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
-def read_input(path: Path, fmt: str | None, limit: int | None = None) -> Iterator[Record]:
-    from ..io import read_records
-
-    for i, record in enumerate(read_records(path, fmt)):
-        if limit is not None and i >= limit:
-            return
-        yield record
-
-
 def count_chains(path: Path, limit: int | None = None) -> int | None:
     """Chains in a records file (raw rows, no validation): a progress total; None if unreadable
     or a hub dataset (counting would stream it all once more)."""
@@ -187,7 +178,7 @@ def count_chains(path: Path, limit: int | None = None) -> int | None:
     return total or None  # another format (chains under other keys): no total
 
 
-def hiding(limits: SandboxLimits, *paths: Path) -> SandboxLimits:
+def with_hidden_paths(limits: SandboxLimits, *paths: Path) -> SandboxLimits:
     """``limits`` that also hide ``paths`` (the input, which holds the tests) from the programs."""
     return limits.model_copy(update={"hide": [*limits.hide, *(str(Path(p).resolve()) for p in paths)]})
 
@@ -197,7 +188,7 @@ def apply_verdicts(records: list[Record], config: Any, counts: VerifyRunResult |
     """Set ``correctness`` on every chain a rule applies to (in place)."""
     pairs = [(r, c) for r in records for c in r.reasoning]
     results = verify_pairs(pairs, processes=config.processes, code_workers=config.code_workers,
-                           limits=hiding(config.sandbox, config.input), math_timeout_s=config.math_timeout_s,
+                           limits=with_hidden_paths(config.sandbox, config.input), math_timeout_s=config.math_timeout_s,
                            on_result=on_result)
     for (record, chain), res in zip(pairs, results):
         if counts is not None:
@@ -219,7 +210,7 @@ def apply_verdicts(records: list[Record], config: Any, counts: VerifyRunResult |
 
 def run_verify(config: VerifyConfig) -> VerifyRunResult:
     """Rule-verify every chain of ``config.input``; write ``config.output`` atomically."""
-    from ..io import open_writer
+    from ..io import open_writer, read_records
 
     refuse_overwriting_input(config.output, [config.input])
     start = time.monotonic()
@@ -229,7 +220,7 @@ def run_verify(config: VerifyConfig) -> VerifyRunResult:
     # start by forkserver instead of fork
     with open_writer(config.output) as writer, \
             Progress(total, "verify", "chain", enabled=config.progress, ticker=False) as bar:
-        for batch in _batches(read_input(config.input, config.input_format, config.limit),
+        for batch in _batches(read_records(config.input, config.input_format, limit=config.limit),
                               config.batch_records):
             apply_verdicts(batch, config, result, on_result=bar.update)
             for record in batch:
