@@ -56,7 +56,9 @@ class SandboxLimits(BaseModel):
     hide: list[str] = Field(default_factory=list, description="files made unreadable inside the sandbox "
                             "(namespaces only), e.g. the chains file holding the tests")
     python: str | None = Field(None, description="interpreter; default: this one if others can run it, else python3")
-    isolation: str = Field("auto", pattern="^(auto|namespaces|rlimits)$")
+    isolation: str = Field("auto", pattern="^(auto|namespaces|rlimits)$",
+                           description="auto | namespaces | rlimits: namespaces (root on Linux) or resource "
+                           "limits only; auto picks namespaces where unshare works")
 
 
 @dataclass

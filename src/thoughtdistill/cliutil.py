@@ -1,0 +1,305 @@
+"""Stage CLIs built from their config models: each option has one source, its ``Field``.
+
+:func:`config_options` turns every field of a stage config (nested sections included) into a
+command-line option whose help is the field's ``description``, its choices and its default,
+and hands the command the set options as a nested ``overrides`` dict for
+:func:`~thoughtdistill.config.build_config` (so a ``-c`` file's values stand where no flag is
+given). Adding a field to a config therefore adds the option, its ``--help`` line and its row
+in the docs' generated option table (``scripts/gen_option_docs.py``), with no other edit.
+
+Names: a top-level field ``max_length`` is ``--max-length``; a field of a section
+(``budget.max_chains``) keeps its bare name ``--max-chains`` when no other field has that
+name, else it is prefixed with its section (``--rv-cd-mix-per-question``). A bool is a
+``--x/--no-x`` pair. Lists are repeatable options; values that are neither scalars nor lists
+of scalars (ranges, mappings, mixed types) are read as YAML (``--rv '[3, 5]'``).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Union
+
+import typer
+import yaml
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from .errors import ConfigError
+
+PARAM_PREFIX = "cfg__"  # a generated parameter's name: cfg__budget__max_chains
+_SCALARS = (bool, int, float, str, Path)
+
+
+@dataclass(frozen=True)
+class FieldOption:
+    """One config field as a command-line option."""
+
+    path: tuple[str, ...]
+    decls: tuple[str, ...]
+    annotation: Any
+    help: str
+    as_yaml: bool = False
+    panel: str | None = None
+
+    @property
+    def param(self) -> str:
+        return PARAM_PREFIX + "__".join(self.path)
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def metavar(self) -> str | None:
+        if self.as_yaml:
+            return "YAML"
+        if typing.get_origin(_unwrap_optional(self.annotation)) is list:  # repeatable: one value each
+            (item,) = typing.get_args(_unwrap_optional(self.annotation))
+            return {int: "<int>", float: "<float>", Path: "<path>"}.get(item, "<str>") + " (repeat)"
+        return None
+
+    def parameter(self) -> inspect.Parameter:
+        option = typer.Option(None, *self.decls, help=self.help, rich_help_panel=self.panel,
+                              metavar=self.metavar, show_default=False)
+        return inspect.Parameter(self.param, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                 annotation=self.annotation)
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _submodel(tp: Any) -> type[BaseModel] | None:
+    tp = _unwrap_optional(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _choices(tp: Any) -> list[str] | None:
+    if typing.get_origin(tp) is Literal and all(isinstance(a, str) for a in typing.get_args(tp)):
+        return list(typing.get_args(tp))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return [str(m.value) for m in tp]
+    return None
+
+
+def _scalar(tp: Any) -> Any | None:
+    """The CLI type of a scalar field type (Literal/Enum -> str), None when not a scalar."""
+    if tp in _SCALARS:
+        return tp
+    if _choices(tp) is not None:
+        return str
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if str in args and all(_scalar(a) is not None or _submodel(a) for a in args):
+            return str  # e.g. list[str | FilterSpec]: strings on the command line
+    return None
+
+
+def _cli_type(tp: Any) -> tuple[Any, bool]:
+    """(annotation of the option, whether its value is YAML)."""
+    tp = _unwrap_optional(tp)
+    scalar = _scalar(tp)
+    if scalar is not None:
+        return Optional[scalar], False
+    if typing.get_origin(tp) in (list, set, frozenset):
+        (item,) = typing.get_args(tp) or (str,)
+        item_type = _scalar(_unwrap_optional(item))
+        if item_type is not None and item_type is not bool:
+            return Optional[list[item_type]], False
+    return Optional[str], True
+
+
+def _default_text(info: Any) -> str | None:
+    if info.default_factory is not None:
+        try:
+            value = info.default_factory()
+        except TypeError:  # a factory that takes the validated data
+            return None
+    else:
+        value = info.default
+    if value is PydanticUndefined:
+        return "required"
+    if value is None or value == [] or value == {} or isinstance(value, BaseModel):
+        return None
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, (list, tuple, dict)):
+        text = json.dumps(value, default=str)
+        return text if len(text) <= 60 else None
+    return str(value)
+
+
+def _help(info: Any, tp: Any, *, flag: str | None = None) -> str:
+    text = (info.description or "").strip()
+    choices = _choices(_unwrap_optional(tp))
+    if choices is None and typing.get_origin(_unwrap_optional(tp)) in (list, set):
+        (item,) = typing.get_args(_unwrap_optional(tp)) or (str,)
+        choices = _choices(_unwrap_optional(item))
+    if choices:
+        text = f"{text} ({' | '.join(choices)})" if text else " | ".join(choices)
+    default = _default_text(info)
+    if default == "required":
+        return f"{text} (required, here or in the config file)" if text else "required"
+    if default is not None:
+        if flag is not None and default in ("True", "False"):  # a --x/--no-x pair
+            default = flag if default == "True" else "no-" + flag
+        text = f"{text} (default: {default})" if text else f"(default: {default})"
+    return text
+
+
+def _leaves(model: type[BaseModel], path: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], Any]]:
+    for name, info in model.model_fields.items():
+        sub = _submodel(info.annotation)
+        if sub is not None:
+            yield from _leaves(sub, (*path, name))
+        else:
+            yield (*path, name), info
+
+
+def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str, ...]] | None = None,
+                  skip: Iterable[str] = ()) -> list[FieldOption]:
+    """An option per field of ``model``. ``names``: dotted field -> its flag(s), replacing the
+    derived name (``{"learning_rate": "--lr", "enable_thinking": "--thinking/--no-thinking"}``);
+    ``skip``: dotted fields (or sections) the command handles itself, or not at all."""
+    names = dict(names or {})
+    skipped = tuple(skip)
+    leaves = [(p, i) for p, i in _leaves(model)
+              if not any(".".join(p) == s or ".".join(p).startswith(s + ".") for s in skipped)]
+    counts: dict[str, int] = {}
+    for path, _ in leaves:
+        counts[path[-1]] = counts.get(path[-1], 0) + 1
+    options = []
+    for path, info in leaves:
+        dotted = ".".join(path)
+        annotation, as_yaml = _cli_type(info.annotation)
+        flag = (path[-1] if len(path) == 1 or counts[path[-1]] == 1 else "_".join(path)).replace("_", "-")
+        decls = names.get(dotted)
+        if isinstance(decls, str):
+            decls = (decls,)
+        is_bool = annotation == Optional[bool]
+        if decls is None:
+            decls = (f"--{flag}/--no-{flag}",) if is_bool else (f"--{flag}",)
+        shown = decls[0].split("/")[0].lstrip("-") if is_bool else None
+        panel = " ".join(path[:-1]).replace("_", " ") + " (section)" if len(path) > 1 else None
+        options.append(FieldOption(path, tuple(decls), annotation, _help(info, info.annotation, flag=shown),
+                                   as_yaml, panel))
+    return options
+
+
+def overrides_from(options: Iterable[FieldOption], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The nested config overrides of the options that were given (None / empty = not given)."""
+    out: dict[str, Any] = {}
+    for opt in options:
+        value = values.get(opt.param)
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            continue
+        if isinstance(value, tuple):
+            value = list(value)
+        if opt.as_yaml:
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{opt.decls[0]}: not a YAML value: {exc}") from None
+        node = out
+        for key in opt.path[:-1]:
+            node = node.setdefault(key, {})
+        node[opt.path[-1]] = value
+    return out
+
+
+def _decls_of(param: inspect.Parameter) -> set[str]:
+    info = param.default
+    decls = getattr(info, "param_decls", None) or ()
+    if not decls:
+        return {"--" + param.name.replace("_", "-")}
+    return {d for decl in decls for d in decl.split("/") if d.startswith("-")}
+
+
+def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
+                   names: Mapping[str, str | tuple[str, ...]] | None = None,
+                   skip: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a typer command: the command gets an option per field of ``model`` (beside its
+    own parameters) and receives the given ones as ``overrides`` (nested dict).
+
+    The command's own parameters are its headline options (``-c``, endpoint flags...); a
+    field one of them stands for goes in ``skip``. A derived flag that clashes with one of
+    the command's own is an error at import, so a new field cannot silently shadow one.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        cls = model if isinstance(model, type) else model()
+        options = field_options(cls, names=names, skip=skip)
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "overrides"]
+        taken = set().union(*(_decls_of(p) for p in own)) if own else set()
+        for opt in options:
+            clash = taken & {d for decl in opt.decls for d in decl.split("/")}
+            if clash:
+                raise ConfigError(f"{cls.__name__}.{opt.dotted}: its option {', '.join(sorted(clash))} "
+                                  f"clashes with the command's own; name it in names= or skip=")
+            taken |= {d for decl in opt.decls for d in decl.split("/")}
+        generated = [o.parameter() for o in options]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            values = {o.param: kwargs.pop(o.param, None) for o in options}
+            return fn(**kwargs, overrides=overrides_from(options, values))
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + generated
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__dict__.pop("__wrapped__", None)
+        command.field_options = options  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+# --- option tables for the docs ---------------------------------------------------------
+
+def option_rows(command: Any) -> list[tuple[str, str, str]]:
+    """(flags, config field, help) per option of a click command, in --help order."""
+    rows = []
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option" or param.hidden or param.name == "help":
+            continue
+        flags = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+        field = (param.name or "").removeprefix(PARAM_PREFIX).replace("__", ".") \
+            if (param.name or "").startswith(PARAM_PREFIX) else ""
+        help_text = (param.help or "").strip()
+        if param.default not in (None, False, (), []) and param.show_default is not False \
+                and "(default:" not in help_text:
+            help_text += f" (default: {param.default})"
+        rows.append((flags, f"`{field}`" if field else "", help_text))
+    return rows
+
+
+def options_markdown(command: Any) -> str:
+    """The markdown table of a command's options (generated into docs/<stage>.md)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| option | config field | meaning |", "| --- | --- | --- |"]
+    lines += [f"| {cell(f)} | {cell(k)} | {cell(h)} |" for f, k, h in option_rows(command)]
+    return "\n".join(lines)
+
+
+def find_command(app: typer.Typer, words: list[str]) -> Any:
+    """The click command ``thoughtdistill WORDS...``."""
+    command: Any = typer.main.get_command(app)
+    for word in words:
+        if word not in getattr(command, "commands", {}):
+            raise ConfigError(f"no command 'thoughtdistill {' '.join(words)}'")
+        command = command.commands[word]
+    return command
