@@ -493,10 +493,6 @@ def load_items(spec: BenchmarkSpec, *, limit: int | None = None, slice_: str | N
     return items
 
 
-def iter_items(spec: BenchmarkSpec, **kw: Any) -> Iterator[EvalItem]:
-    yield from load_items(spec, **kw)
-
-
 def build_messages(spec: BenchmarkSpec, item: EvalItem, template: str | None = None,
                    system_prompt: str | None = None) -> list[dict[str, str]]:
     text = (template or spec.prompt_template).replace("{question}", item.question)

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator, Literal, NamedTuple
 
 import orjson
 from pydantic import Field, model_validator
@@ -24,6 +24,7 @@ from ..errors import ConfigError, ThoughtDistillError
 from ..io import atomic_open, container_of, is_hub_ref, open_writer, read_records
 from ..io.atomic import output_lock, refuse_overwriting_input
 from ..records import Chain, Record, Usage
+from ..stage_io import IOPath, NoEffectPath, StageFile, files
 from ..thoughts import join_thought, split_thought
 from .prompts import PromptBuilder, easydistill_prompt
 
@@ -31,33 +32,35 @@ log = logging.getLogger(__name__)
 
 
 class GenerateConfig(StageConfig):
-    input: Path
+    input: IOPath[Path] = Field(description="questions (JSONL/JSON/Parquet/datasets folder, or hf:REPO[:SPLIT])")
     input_format: str | None = Field(default=None, description="input format (default: detected)")
-    output: Path
-    teachers: list[EndpointConfig] = Field(min_length=1)
+    output: IOPath[Path] = Field(description="chains; the format follows the suffix (.jsonl, .json, .parquet)")
+    teachers: list[EndpointConfig] = Field(min_length=1, description="the teacher endpoints (in a config file)")
     n: int = Field(default=1, ge=1, description="chains per question per teacher")
     assign: Literal["all", "split"] = Field(
         default="all", description="all: every teacher answers every question (up to its quota); "
         "split: each question goes to one teacher, shared by weight (up to quotas)")
-    prompt: Literal["qwen3", "plain", "easydistill"] = "qwen3"
-    system_prompt: str | None = None
-    user_template: str | None = None
-    easydistill_config: Path | None = Field(default=None, description="take the system prompt from an "
+    prompt: Literal["qwen3", "plain", "easydistill"] = Field(default="qwen3", description="prompt preset")
+    system_prompt: str | None = Field(default=None, description="system prompt instead of the preset's")
+    user_template: str | None = Field(default=None, description="user message instead of the preset's; "
+                                      "must contain {question}")
+    easydistill_config: IOPath[Path | None] = Field(default=None, description="take the system prompt from an "
                                             "EasyDistill job config's inference.prompt")
-    work_dir: Path | None = Field(default=None, description="journal and state; default <output>.work")
-    cache: bool = True
-    cache_dir: Path | None = None
+    work_dir: NoEffectPath[Path | None] = Field(default=None, description="journal and state; default <output>.work")
+    cache: bool = Field(default=True, description="use the response cache")
+    cache_dir: NoEffectPath[Path | None] = Field(default=None, description="response cache folder "
+                                                 "(default: the user cache folder)")
     truncation_retries: int = Field(default=0, ge=0, description="re-ask truncated chains this many times")
-    truncation_factor: float = Field(default=2.0, gt=1)
-    max_tokens_cap: int | None = Field(default=None, ge=1)
+    truncation_factor: float = Field(default=2.0, gt=1, description="each re-ask multiplies max_tokens by this")
+    max_tokens_cap: int | None = Field(default=None, ge=1, description="re-asks never ask for more tokens than this")
     retry_failed: bool = Field(default=True, description="on resume, re-send requests that failed for good")
     limit: int | None = Field(default=None, ge=1, description="only the first N questions")
-    dry_run: bool = False
+    dry_run: bool = Field(default=False, description="estimate requests, tokens and cost; send nothing")
     dry_run_completion_tokens: int | None = Field(default=None, ge=1,
                                                   description="expected completion tokens a chain (default: max_tokens or 4096)")
-    progress: bool = True
-    check_endpoints: bool = True
-    fsync_every: int = Field(default=0, ge=0)
+    progress: bool = Field(default=True, description="a bar on a terminal, else a line every ~10 s")
+    check_endpoints: bool = Field(default=True, description="ask each teacher for its model list before sending")
+    fsync_every: int = Field(default=0, ge=0, description="fsync the journal every N appends (0: never)")
 
     @model_validator(mode="after")
     def _check(self) -> "GenerateConfig":
@@ -67,6 +70,12 @@ class GenerateConfig(StageConfig):
         if self.truncation_retries and any(t.max_tokens is None for t in self.teachers):
             raise ValueError("truncation_retries needs max_tokens set on every teacher")
         return self
+
+    def inputs(self) -> list[StageFile]:
+        return files(self, "input", "easydistill_config")
+
+    def outputs(self) -> list[StageFile]:
+        return files(self, "output")
 
 
 @dataclass
@@ -143,6 +152,26 @@ def _seed(teacher: EndpointConfig, i: int, n: int) -> int | None:
     return (teacher.seed or 0) + i
 
 
+class _Best(NamedTuple):
+    """A chain slot's current best result: the journal key it is under, the result, the
+    slot's choice in it, and the truncation retry round it came from (0: the first request)."""
+
+    key: str
+    result: ChatResult | None
+    choice: Choice | None
+    round: int
+
+
+class _Slot(NamedTuple):
+    """One chain slot (sample ``index`` of ``teacher`` for ``record``) and its best result."""
+
+    record: Record
+    teacher: EndpointConfig
+    index: int
+    messages: list[dict]
+    best: _Best
+
+
 class _Plan:
     def __init__(self, config: GenerateConfig, use_n: dict[str, bool]):
         self.config, self.use_n = config, use_n
@@ -168,29 +197,30 @@ class _Plan:
                         yield ChatRequest(key=_slot_key(record.id, t.name, i), messages=messages,
                                           endpoint=t.name, seed=_seed(t, i, n))
 
-    def slots(self, journal) -> Iterator[tuple[Record, EndpointConfig, int, list[dict], tuple[str, ChatResult | None, Choice | None, int]]]:
-        """Each chain slot with its current best result: (key, result, choice, retry round)."""
+    def slots(self, journal) -> Iterator[_Slot]:
+        """Each chain slot with its current best result."""
         for record, teachers in self.records():
             messages = self.prompts.messages(record.question, record.domain)
             for t, i, best in self.record_slots(journal, record, teachers):
-                yield record, t, i, messages, best
+                yield _Slot(record, t, i, messages, best)
 
-    def record_slots(self, journal, record: Record, teachers: list[EndpointConfig]):
+    def record_slots(self, journal, record: Record,
+                     teachers: list[EndpointConfig]) -> Iterator[tuple[EndpointConfig, int, _Best]]:
         for t in teachers:
             nres = journal.get(_n_key(record.id, t.name, self.config.n)) if self.config.n > 1 else None
             for i in range(self.config.n):
                 yield t, i, self._best(journal, record.id, t.name, i, nres)
 
-    def _best(self, journal, rid: str, tname: str, i: int, nres: ChatResult | None):
+    def _best(self, journal, rid: str, tname: str, i: int, nres: ChatResult | None) -> _Best:
         slot = _slot_key(rid, tname, i)
         for rnd in range(self.config.truncation_retries, 0, -1):
             res = journal.get(f"{slot}/r{rnd}")
             if res is not None and res.ok:
-                return f"{slot}/r{rnd}", res, res.choices[0], rnd
+                return _Best(f"{slot}/r{rnd}", res, res.choices[0], rnd)
         if nres is not None and (not nres.ok or i < len(nres.choices)):
-            return _n_key(rid, tname, self.config.n), nres, (nres.choices[i] if nres.ok else None), 0
+            return _Best(_n_key(rid, tname, self.config.n), nres, (nres.choices[i] if nres.ok else None), 0)
         res = journal.get(slot)
-        return slot, res, (res.choices[0] if res is not None and res.ok else None), 0
+        return _Best(slot, res, (res.choices[0] if res is not None and res.ok else None), 0)
 
 
 def _is_truncated(choice: Choice | None) -> bool:
@@ -316,21 +346,23 @@ def _generate(config: GenerateConfig, count: int, start: float) -> GenerateResul
         total = sum(1 for _ in plan.base_requests()) if config.progress else None
         phase(plan.base_requests(), "generate", total)
         # slots a server-side n call did not fill (fewer choices than asked): separate requests
-        missing = [ChatRequest(key=_slot_key(r.id, t.name, i), messages=m, endpoint=t.name,
-                               seed=_seed(t, i, config.n))
-                   for r, t, i, m, (key, res, _, _) in plan.slots(engine.journal)
-                   if res is None and use_n.get(t.name)]
+        missing = [ChatRequest(key=_slot_key(s.record.id, s.teacher.name, s.index), messages=s.messages,
+                               endpoint=s.teacher.name, seed=_seed(s.teacher, s.index, config.n))
+                   for s in plan.slots(engine.journal)
+                   if s.best.result is None and use_n.get(s.teacher.name)]
         if missing:
             phase(missing, "fill n")
         for rnd in range(1, config.truncation_retries + 1):
             retry = []
-            for r, t, i, m, (key, res, choice, got) in plan.slots(engine.journal):
-                if res is not None and res.ok and got == rnd - 1 and _is_truncated(choice):
+            for s in plan.slots(engine.journal):
+                res, t = s.best.result, s.teacher
+                if res is not None and res.ok and s.best.round == rnd - 1 and _is_truncated(s.best.choice):
                     budget = int(t.max_tokens * config.truncation_factor ** rnd)  # type: ignore[operator]
                     if config.max_tokens_cap:
                         budget = min(budget, config.max_tokens_cap)
-                    retry.append(ChatRequest(key=f"{_slot_key(r.id, t.name, i)}/r{rnd}", messages=m,
-                                             endpoint=t.name, seed=_seed(t, i, config.n), max_tokens=budget))
+                    retry.append(ChatRequest(key=f"{_slot_key(s.record.id, t.name, s.index)}/r{rnd}",
+                                             messages=s.messages, endpoint=t.name,
+                                             seed=_seed(t, s.index, config.n), max_tokens=budget))
             if not retry:
                 break
             phase(retry, f"retry truncated ({rnd})")
@@ -352,7 +384,7 @@ def _write_output(config: GenerateConfig, plan: _Plan, engine: Engine, result: G
     with open_writer(config.output) as writer:
         for record, teachers in plan.records():
             chains: list[Chain] = []
-            for teacher, _, (key, res, choice, _) in plan.record_slots(engine.journal, record, teachers):
+            for teacher, _, (key, res, choice, _round) in plan.record_slots(engine.journal, record, teachers):
                 share = config.n if config.n > 1 and key.endswith(f"/n{config.n}") else 1
                 chain = make_chain(teacher, res, choice, share)
                 chains.append(chain)

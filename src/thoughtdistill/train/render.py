@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..errors import ConfigError, ThoughtDistillError
 from ..models import QWEN3_THINKING_TEMPLATE
@@ -322,7 +322,3 @@ def check_example(tokenizer, template: str, conv: Conversation, example: Example
 def render_highlighted(tokenizer, example: Example) -> list[tuple[str, bool]]:
     """(token text, supervised) pairs for display."""
     return [(tokenizer.decode([tok]), lab != -100) for tok, lab in zip(example.input_ids, example.labels)]
-
-
-def record_to_dict(ex: Example) -> dict[str, Any]:
-    return {"sample_id": ex.sample_id, "input_ids": ex.input_ids, "labels": ex.labels}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import time
@@ -180,6 +179,13 @@ def idle_cores(window_s: float = 0.5) -> int:
     return max(1, min(cores, round(idle)))
 
 
+def _use_cpu() -> bool:
+    """No GPU, or ACCELERATE_USE_CPU set: train on CPU processes."""
+    import torch
+
+    return not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
+
+
 def run_train(config: TrainConfig) -> TrainResult:
     """Train the student; see docs/train.md. Every input problem is raised before training."""
     started = time.time()
@@ -189,7 +195,7 @@ def run_train(config: TrainConfig) -> TrainResult:
 
     # cpu=True when there is no GPU: under torchrun/accelerate launch this gives gloo DDP
     # (MULTI_CPU); PartialState() alone would make every CPU process think it is alone.
-    use_cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
+    use_cpu = _use_cpu()
     state = PartialState(cpu=use_cpu)
     if use_cpu and state.num_processes == 1:
         torch.set_num_threads(config.num_threads or idle_cores())
@@ -348,7 +354,7 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
         disable_tqdm=True,
         deepspeed=config.deepspeed,
         # without a GPU: CPU processes joined over gloo when launched with torchrun/accelerate
-        use_cpu=not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true"),
+        use_cpu=_use_cpu(),
     )
     peft_config = None
     if config.lora is not None:
@@ -477,7 +483,3 @@ def model_card(config: TrainConfig, result: TrainResult, template: TemplateChoic
         "",
     ]
     return "\n".join(lines)
-
-
-def steps_per_epoch(examples: int, config: TrainConfig, world_size: int) -> int:
-    return max(1, math.ceil(examples / (config.per_device_batch_size * world_size * config.gradient_accumulation_steps)))
