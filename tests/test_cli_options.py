@@ -117,6 +117,12 @@ def test_stage_commands_keep_their_flags():
     from thoughtdistill.cli import app
 
     expected = {
+        "generate": "--config -c --input -i --output -o --base-url --model --teacher --api-key-env --concurrency "
+                    "--max-tokens --temperature --stream --no-stream --n --prompt --work-dir --limit --truncation-retries "
+                    "--no-cache --dry-run --no-progress",
+        "judge": "--config -c --input -i --output -o --base-url --model --judge-name --api-key-env --concurrency "
+                 "--max-tokens --metric --rubric --rubric-file --aggregate --judge-correctness --no-rules --work-dir "
+                 "--no-cache --limit --no-progress --dry-run",
         "verify": "--config -c --input -i --output -o --input-format --processes --code-workers --cpu-s "
                   "--wall-s --memory-mb --limit",
     }

@@ -34,6 +34,19 @@ from pydantic_core import PydanticUndefined
 from .errors import ConfigError
 
 PARAM_PREFIX = "cfg__"  # a generated parameter's name: cfg__budget__max_chains
+ENDPOINT_PREFIX = "ep__"  # an endpoint flag's: ep__teachers__base_url
+
+
+@dataclass(frozen=True)
+class EndpointFlags:
+    """One-endpoint flags of a stage whose config lists endpoints (``teachers``, ``judges``):
+    ``--base-url`` and ``--model`` define one endpoint named by ``name_flag``; the other
+    ``fields`` (of the endpoint model) alone tune every endpoint the ``-c`` file lists."""
+
+    field: str
+    role: str
+    name_flag: str
+    fields: tuple[str, ...] = ("base_url", "model", "api_key_env", "concurrency", "max_tokens")
 _SCALARS = (bool, int, float, str, Path)
 
 
@@ -47,14 +60,15 @@ class FieldOption:
     help: str
     as_yaml: bool = False
     panel: str | None = None
+    endpoint: bool = False  # a field of the one endpoint --base-url/--model define
 
     @property
     def param(self) -> str:
-        return PARAM_PREFIX + "__".join(self.path)
+        return (ENDPOINT_PREFIX if self.endpoint else PARAM_PREFIX) + "__".join(self.path)
 
     @property
     def dotted(self) -> str:
-        return ".".join(self.path)
+        return f"{self.path[0]}[].{'.'.join(self.path[1:])}" if self.endpoint else ".".join(self.path)
 
     @property
     def metavar(self) -> str | None:
@@ -146,7 +160,7 @@ def _help(info: Any, tp: Any, *, flag: str | None = None) -> str:
     if choices is None and typing.get_origin(_unwrap_optional(tp)) in (list, set):
         (item,) = typing.get_args(_unwrap_optional(tp)) or (str,)
         choices = _choices(_unwrap_optional(item))
-    if choices:
+    if choices and not all(c in text for c in choices):  # unless the description names them
         text = f"{text} ({' | '.join(choices)})" if text else " | ".join(choices)
     default = _default_text(info)
     if default == "required":
@@ -197,10 +211,29 @@ def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str
     return options
 
 
+def endpoint_options(model: type[BaseModel], flags: EndpointFlags) -> list[FieldOption]:
+    """The one-endpoint flags, from the endpoint model's fields (``flags.field`` is a list of them)."""
+    item = typing.get_args(_unwrap_optional(model.model_fields[flags.field].annotation))[0]
+    options = [FieldOption((flags.field, "name"), (flags.name_flag,), Optional[str],
+                           f"one {flags.role}: its name (default: {flags.role})", endpoint=True)]
+    for name in flags.fields:
+        info = item.model_fields[name]
+        annotation, as_yaml = _cli_type(info.annotation)
+        flag = name.replace("_", "-")
+        decl = f"--{flag}/--no-{flag}" if annotation == Optional[bool] else f"--{flag}"
+        text = (info.description or name.replace("_", " ")).strip()
+        text = (f"one {flags.role}: {text}" if name in ("base_url", "model")
+                else f"{text} (one {flags.role}, or every {flags.role} of -c)")
+        options.append(FieldOption((flags.field, name), (decl,), annotation, text, as_yaml, endpoint=True))
+    return options
+
+
 def overrides_from(options: Iterable[FieldOption], values: Mapping[str, Any]) -> dict[str, Any]:
     """The nested config overrides of the options that were given (None / empty = not given)."""
     out: dict[str, Any] = {}
     for opt in options:
+        if opt.endpoint:
+            continue
         value = values.get(opt.param)
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
@@ -228,18 +261,23 @@ def _decls_of(param: inspect.Parameter) -> set[str]:
 
 def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
                    names: Mapping[str, str | tuple[str, ...]] | None = None,
-                   skip: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   skip: Iterable[str] = (), endpoints: EndpointFlags | None = None,
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a typer command: the command gets an option per field of ``model`` (beside its
     own parameters) and receives the given ones as ``overrides`` (nested dict).
 
     The command's own parameters are its headline options (``-c``, endpoint flags...); a
     field one of them stands for goes in ``skip``. A derived flag that clashes with one of
     the command's own is an error at import, so a new field cannot silently shadow one.
+    ``endpoints``: one-endpoint flags (see :class:`EndpointFlags`); they need the command's
+    ``config`` parameter (the ``-c`` file whose endpoint list they tune).
     """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         cls = model if isinstance(model, type) else model()
-        options = field_options(cls, names=names, skip=skip)
+        options = field_options(cls, names=names, skip=[*skip, *([endpoints.field] if endpoints else [])])
+        if endpoints is not None:
+            options = endpoint_options(cls, endpoints) + options
         sig = inspect.signature(fn, eval_str=True)
         own = [p for p in sig.parameters.values() if p.name != "overrides"]
         taken = set().union(*(_decls_of(p) for p in own)) if own else set()
@@ -254,7 +292,16 @@ def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
             values = {o.param: kwargs.pop(o.param, None) for o in options}
-            return fn(**kwargs, overrides=overrides_from(options, values))
+            overrides = overrides_from(options, values)
+            if endpoints is not None:
+                from .config import endpoint_overrides
+
+                given = {o.path[1]: values[o.param] for o in options if o.endpoint}
+                name = given.pop("name") or endpoints.role
+                base_url, model_name = given.pop("base_url", None), given.pop("model", None)
+                overrides.update(endpoint_overrides(kwargs.get("config"), endpoints.field, name,
+                                                    base_url, model_name, **given))
+            return fn(**kwargs, overrides=overrides)
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + generated
         command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
@@ -275,8 +322,13 @@ def option_rows(command: Any) -> list[tuple[str, str, str]]:
         if getattr(param, "param_type_name", "") != "option" or param.hidden or param.name == "help":
             continue
         flags = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-        field = (param.name or "").removeprefix(PARAM_PREFIX).replace("__", ".") \
-            if (param.name or "").startswith(PARAM_PREFIX) else ""
+        name = param.name or ""
+        field = ""
+        if name.startswith(PARAM_PREFIX):
+            field = name.removeprefix(PARAM_PREFIX).replace("__", ".")
+        elif name.startswith(ENDPOINT_PREFIX):
+            section, _, rest = name.removeprefix(ENDPOINT_PREFIX).partition("__")
+            field = f"{section}[].{rest}"
         help_text = (param.help or "").strip()
         if param.default not in (None, False, (), []) and param.show_default is not False \
                 and "(default:" not in help_text:

@@ -21,13 +21,13 @@ class EndpointConfig(StageConfig):
     """
 
     name: str = Field(min_length=1, description="endpoint name; also the chain's teacher unless `teacher` is set")
-    base_url: str = Field(description="e.g. http://127.0.0.1:8000/v1 or https://api.deepseek.com/v1")
-    model: str = Field(min_length=1)
+    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    model: str = Field(min_length=1, description="model name the endpoint serves")
     teacher: str | None = Field(default=None, description="label written into chains (default: name)")
-    api_key_env: str | None = None
+    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
     headers: dict[str, str] = Field(default_factory=dict, description="extra non-secret headers")
     # rate control
-    concurrency: int = Field(default=16, ge=1, le=4096)
+    concurrency: int = Field(default=16, ge=1, le=4096, description="requests in flight")
     pacing: Literal["auto"] | float = Field(
         default="auto",
         description="least seconds between two request starts; 'auto': half a mean latency "
@@ -35,23 +35,24 @@ class EndpointConfig(StageConfig):
                     "limit, but no bursts); 0: off")
     rpm: float | None = Field(default=None, gt=0, description="requests per minute")
     tpm: float | None = Field(default=None, gt=0, description="tokens (prompt+completion) per minute")
-    max_retries: int = Field(default=8, ge=0)
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=8, ge=0, description="retries of a failed request (429, 5xx, timeouts)")
+    backoff_base_s: float = Field(default=0.5, ge=0, description="first retry wait; doubles each retry")
+    backoff_max_s: float = Field(default=60.0, gt=0, description="longest retry wait")
     timeout_s: float = Field(default=600.0, gt=0, description="whole-request timeout")
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    stream: bool = False
-    supports_n: Literal["auto"] | bool = "auto"
+    connect_timeout_s: float = Field(default=10.0, gt=0, description="connection timeout")
+    stream: bool = Field(default=False, description="stream responses")
+    supports_n: Literal["auto"] | bool = Field(default="auto", description="whether the server honours n "
+                                               "(auto: probed)")
     # default sampling (None: not sent, the server's default applies)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    seed: int | None = None
+    temperature: float | None = Field(default=None, ge=0, description="sampling temperature")
+    top_p: float | None = Field(default=None, gt=0, le=1, description="nucleus sampling mass")
+    max_tokens: int | None = Field(default=None, ge=1, description="completion budget")
+    seed: int | None = Field(default=None, description="sampling seed")
     extra_body: dict[str, Any] = Field(default_factory=dict, description="extra JSON fields sent as-is")
     # cost and share
-    price_per_1m_prompt: float = Field(default=0.0, ge=0)
-    price_per_1m_completion: float = Field(default=0.0, ge=0)
-    weight: float = Field(default=1.0, gt=0)
+    price_per_1m_prompt: float = Field(default=0.0, ge=0, description="price per million prompt tokens")
+    price_per_1m_completion: float = Field(default=0.0, ge=0, description="price per million completion tokens")
+    weight: float = Field(default=1.0, gt=0, description="share of the questions under assign: split")
     quota: int | None = Field(default=None, ge=0, description="most questions this endpoint answers")
 
     @field_validator("pacing")

@@ -52,29 +52,30 @@ class JudgeConfig(StageConfig):
     input_format: str | None = Field(default=None, description="input format (default: detected)")
     judges: list[EndpointConfig] = Field(default_factory=list, description="LLM judges (name = judge label)")
     metrics: list[Literal["Reasoning_Verbosity", "Cognitive_Difficulty", "correctness"]] = Field(
-        default_factory=lambda: list(METRICS))
-    rubric: Literal["thoughtdistill", "easydistill"] = "thoughtdistill"
+        default_factory=lambda: list(METRICS), description="what the judges score (repeat the flag)")
+    rubric: Literal["thoughtdistill", "easydistill"] = Field(default="thoughtdistill", description="rubric preset")
     rubric_file: Path | None = Field(default=None, description="YAML/JSON templates overriding the preset, or "
                                      "EasyDistill's prompts (its folder or prompts file; needed by rubric easydistill)")
-    aggregate: Literal["median", "mean"] = "median"
+    aggregate: Literal["median", "mean"] = Field(default="median", description="how several judges' levels combine")
     judge_correctness: Literal["fallback", "always", "never"] = Field(
         default="fallback", description="fallback: ask judges only where no rule verifier applies; "
         "always: ask them everywhere (agreement with the rules); never: rules only")
     rule_verify: bool = Field(default=True, description="use rule verifiers (math-verify, sandbox) first")
     keep_previous: bool = Field(default=True, description="keep earlier judges' judgments on the chains")
     max_chain_chars: int = Field(default=60000, ge=200, description="longer chains are cut in the middle")
-    strict_retry: bool = True
-    temperature: float | None = Field(default=0.0, ge=0)
+    strict_retry: bool = Field(default=True, description="re-ask once, with a stricter format prompt, "
+                               "when a reply cannot be parsed")
+    temperature: float | None = Field(default=0.0, ge=0, description="judges' sampling temperature")
     work_dir: Path | None = Field(default=None, description="journal; default <output>.work")
     cache: bool = True
     cache_dir: Path | None = None
     retry_failed: bool = True
     agreement_report: Path | None = Field(default=None, description="default <output>.agreement.json")
-    processes: int = Field(default=2, ge=1)
-    code_workers: int = Field(default=2, ge=1)
+    processes: int = Field(default=2, ge=1, description="math-verify worker processes")
+    code_workers: int = Field(default=2, ge=1, description="sandboxed code runs at once")
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
-    limit: int | None = Field(default=None, ge=1)
-    progress: bool = True
+    limit: int | None = Field(default=None, ge=1, description="only the first N records")
+    progress: bool = Field(default=True, description="a bar on a terminal, else a line every ~10 s")
     check_endpoints: bool = Field(default=True, description="GET /models of every judge before any request")
     dry_run: bool = Field(default=False, description="count the judge calls and check the config; send nothing")
 
