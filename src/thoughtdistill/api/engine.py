@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Iterable, Sequence, TypeVar
+from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence, TypeVar
 
 from ..errors import ConfigError, ThoughtDistillError
 from .client import EndpointClient, Stats, check_endpoint_async, estimate_tokens
@@ -147,77 +148,8 @@ class Engine:
         clients = {name: EndpointClient(ep, self.stats) for name, ep in self.endpoints.items()}
         queues = {name: asyncio.Queue(maxsize=ep.concurrency * 4) for name, ep in self.endpoints.items()}
         bar = _Progress(progress, total, self.stats, desc)
-        seen: set[str] = set()
-
-        async def produce() -> None:
-            async def items():
-                if hasattr(requests, "__aiter__"):
-                    async for r in requests:  # type: ignore[union-attr]
-                        yield r
-                else:
-                    for r in requests:  # type: ignore[union-attr]
-                        yield r
-
-            async for req in items():
-                if req.key in seen:
-                    raise ConfigError(f"duplicate request key '{req.key}'")
-                seen.add(req.key)
-                ep = self._endpoint_of(req)
-                if req.key in self.journal and self.journal.sent_differently(req.key, request_hash(ep, req)):
-                    self._note_changed(req.key)  # sent again: a resume must not mix settings
-                elif self.journal.done(req.key, retry_failed=self.retry_failed):
-                    self.stats.resumed += 1
-                    if yield_resumed:
-                        await out.put(self.journal.get(req.key))
-                    else:
-                        bar.update()
-                    continue
-                await queues[ep.name].put(req)
-
-        async def work(name: str, slot: int) -> None:
-            client, queue = clients[name], queues[name]
-            while True:
-                req = await queue.get()
-                if req is _DONE:
-                    return
-                try:
-                    result = await self._process(client, req, slot)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a bug must not lose the request: record it
-                    log.exception("internal error on request %s", req.key)
-                    result = ChatResult(key=req.key, endpoint=name, teacher=client.ep.label,
-                                        model=client.ep.model, meta=req.meta,
-                                        error=client.redact(f"internal error: {type(exc).__name__}: {exc}"))
-                if result.error is None:
-                    self.stats.ok += 1
-                    if result.usage:
-                        self.stats.prompt_tokens += int(result.usage.get("prompt_tokens") or 0)
-                        self.stats.completion_tokens += int(result.usage.get("completion_tokens") or 0)
-                else:
-                    self.stats.failed += 1
-                self.journal.append(result)  # durable before it is reported
-                await out.put(result)
-
-        async def supervise() -> None:
-            workers = [asyncio.create_task(work(name, slot))
-                       for name, ep in self.endpoints.items() for slot in range(ep.concurrency)]
-            try:
-                await produce()
-                for name, ep in self.endpoints.items():
-                    for _ in range(ep.concurrency):
-                        await queues[name].put(_DONE)
-                await asyncio.gather(*workers)
-                await out.put(_DONE)
-            except BaseException as exc:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                if not isinstance(exc, asyncio.CancelledError):
-                    await out.put(exc)
-                raise
-
-        task = asyncio.create_task(supervise())
+        produce = functools.partial(self._produce, requests, queues, out, bar, yield_resumed)
+        task = asyncio.create_task(self._supervise(produce, clients, queues, out))
         try:
             while True:
                 item = await out.get()
@@ -234,6 +166,85 @@ class Engine:
             for client in clients.values():
                 await client.aclose()
             bar.close()
+
+    async def _produce(self, requests: Iterable[ChatRequest] | AsyncIterable[ChatRequest],
+                       queues: dict[str, asyncio.Queue], out: asyncio.Queue, bar: _Progress,
+                       yield_resumed: bool) -> None:
+        """Each request to its endpoint's queue, or, when the journal has it, its stored result
+        to ``out`` (or only a tick of the bar)."""
+        seen: set[str] = set()
+        async for req in _aiter(requests):
+            if req.key in seen:
+                raise ConfigError(f"duplicate request key '{req.key}'")
+            seen.add(req.key)
+            ep = self._endpoint_of(req)
+            if req.key in self.journal and self.journal.sent_differently(req.key, request_hash(ep, req)):
+                self._note_changed(req.key)  # sent again: a resume must not mix settings
+            elif self.journal.done(req.key, retry_failed=self.retry_failed):
+                self.stats.resumed += 1
+                if yield_resumed:
+                    await out.put(self.journal.get(req.key))
+                else:
+                    bar.update()
+                continue
+            await queues[ep.name].put(req)
+
+    async def _work(self, client: EndpointClient, queue: asyncio.Queue, out: asyncio.Queue, slot: int) -> None:
+        """One worker of an endpoint: send its queue's requests until _DONE, journal each result."""
+        while True:
+            req = await queue.get()
+            if req is _DONE:
+                return
+            try:
+                result = await self._process(client, req, slot)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not lose the request: record it
+                log.exception("internal error on request %s", req.key)
+                result = ChatResult(key=req.key, endpoint=client.ep.name, teacher=client.ep.label,
+                                    model=client.ep.model, meta=req.meta,
+                                    error=client.redact(f"internal error: {type(exc).__name__}: {exc}"))
+            self._count(result)
+            self.journal.append(result)  # durable before it is reported
+            await out.put(result)
+
+    def _count(self, result: ChatResult) -> None:
+        if result.error is None:
+            self.stats.ok += 1
+            if result.usage:
+                self.stats.prompt_tokens += int(result.usage.get("prompt_tokens") or 0)
+                self.stats.completion_tokens += int(result.usage.get("completion_tokens") or 0)
+        else:
+            self.stats.failed += 1
+
+    async def _supervise(self, produce: Callable[[], Awaitable[None]], clients: dict[str, EndpointClient],
+                         queues: dict[str, asyncio.Queue], out: asyncio.Queue) -> None:
+        """Run the producer and every endpoint's workers; then _DONE, or the error, to ``out``."""
+        workers = [asyncio.create_task(self._work(clients[name], queues[name], out, slot))
+                   for name, ep in self.endpoints.items() for slot in range(ep.concurrency)]
+        try:
+            await produce()
+            for name, ep in self.endpoints.items():
+                for _ in range(ep.concurrency):
+                    await queues[name].put(_DONE)
+            await asyncio.gather(*workers)
+            await out.put(_DONE)
+        except BaseException as exc:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            if not isinstance(exc, asyncio.CancelledError):
+                await out.put(exc)
+            raise
+
+
+async def _aiter(requests: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    if hasattr(requests, "__aiter__"):
+        async for r in requests:  # type: ignore[union-attr]
+            yield r
+    else:
+        for r in requests:  # type: ignore[union-attr]
+            yield r
 
 
 def _fill(result: ChatResult, payload: dict[str, Any]) -> ChatResult:
