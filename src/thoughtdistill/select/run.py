@@ -101,10 +101,16 @@ class _Steps:
 
 def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps,
             eval_sets: list[str] = ()) -> tuple[np.ndarray, dict, dict]:
-    st = stats
-    alive = np.ones(st.n_chains, bool)
-    steps.add("read", alive, alive, {"bad_rows": st.rows_bad})
-    # user filters
+    alive = np.ones(stats.n_chains, bool)
+    steps.add("read", alive, alive, {"bad_rows": stats.rows_bad})
+    _apply_filters(cfg, stats, alive, steps)
+    _apply_quality(cfg, stats, alive, steps)
+    _apply_hygiene(cfg, stats, mh, alive, steps, eval_sets)
+    return _apply_strategy(cfg, stats, alive, steps)
+
+
+def _apply_filters(cfg: SelectConfig, st: Stats, alive: np.ndarray, steps: _Steps) -> None:
+    """The user's filters (``alive`` is narrowed in place)."""
     specs = [parse_filter(f) for f in cfg.filters]
     before = alive.copy()
     reasons: dict[str, int] = {}
@@ -114,7 +120,10 @@ def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps
         reasons[label] = int((alive & ~hit).sum())
         alive &= hit
     steps.add("filters", alive, before, reasons)
-    # chain quality
+
+
+def _apply_quality(cfg: SelectConfig, st: Stats, alive: np.ndarray, steps: _Steps) -> None:
+    """Chain quality flags (``alive`` is narrowed in place)."""
     qc = cfg.quality
     before = alive.copy()
     reasons = {}
@@ -126,57 +135,61 @@ def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps
             reasons[FLAG_NAMES[flag]] = int(hit.sum())
             alive &= ~hit
     steps.add("quality", alive, before, reasons)
-    # question-level hygiene, among questions that still have a chain
+
+
+def _questions_alive(st: Stats, alive: np.ndarray) -> np.ndarray:
+    """Questions that still have a chain."""
+    qa = np.zeros(st.n_questions, bool)
+    qa[st.q[alive]] = True
+    return qa
+
+
+def _exact_duplicates(st: Stats, qa: np.ndarray) -> np.ndarray:
+    """Questions (among ``qa``) whose key an earlier one has."""
+    idx = np.flatnonzero(qa)
+    keys = st.q_key[idx]
+    o = np.argsort(keys, kind="stable")
+    sk = keys[o]
+    dup_sorted = np.zeros(len(sk), bool)  # np.r_[False, ...] would be 1 long when nothing is left
+    dup_sorted[1:] = sk[1:] == sk[:-1]
+    dup_q = np.zeros(st.n_questions, bool)
+    dup_q[idx[o[dup_sorted]]] = True
+    return dup_q
+
+
+def _apply_hygiene(cfg: SelectConfig, st: Stats, mh: MinHasher | None, alive: np.ndarray, steps: _Steps,
+                   eval_sets: list[str]) -> None:
+    """Question-level hygiene, among questions that still have a chain (in place)."""
     hy = cfg.hygiene
-
-    def q_alive() -> np.ndarray:
-        qa = np.zeros(st.n_questions, bool)
-        qa[st.q[alive]] = True
-        return qa
-
     if hy.exact_dedup:
         before = alive.copy()
-        qa = q_alive()
-        idx = np.flatnonzero(qa)
-        keys = st.q_key[idx]
-        o = np.argsort(keys, kind="stable")
-        sk = keys[o]
-        dup_sorted = np.zeros(len(sk), bool)  # np.r_[False, ...] would be 1 long when nothing is left
-        dup_sorted[1:] = sk[1:] == sk[:-1]
-        dup_q = np.zeros(st.n_questions, bool)
-        dup_q[idx[o[dup_sorted]]] = True
+        dup_q = _exact_duplicates(st, _questions_alive(st, alive))
         alive &= ~dup_q[st.q]
         steps.add("exact_dedup", alive, before, {"duplicate_questions": int(dup_q.sum())})
     if hy.near_dedup and mh is not None and st.q_bands is not None:
         before = alive.copy()
-        qa = q_alive()
+        qa = _questions_alive(st, alive)
         dup_q = near_duplicates(st.q_bands, st.signatures(mh.num_perm), qa, hy.near_threshold)
         alive &= ~dup_q[st.q]
         steps.add("near_dedup", alive, before, {"near_duplicate_questions": int(dup_q.sum())})
     if hy.decontaminate:
         before = alive.copy()
-        qa = q_alive()
+        qa = _questions_alive(st, alive)
         alive &= st.q_contaminated[st.q] == 0
         hits = np.bincount(st.q_contaminated[qa], minlength=len(eval_sets) + 1)[1:]
         steps.add("decontaminate", alive, before,
                   {f"{CONTAMINATED}{label}": int(h) for label, h in zip(eval_sets, hits)})
-    # strategy
-    rng = np.random.default_rng(cfg.seed)
-    tie = rng.random(st.n_chains)
+
+
+def _apply_strategy(cfg: SelectConfig, st: Stats, alive: np.ndarray,
+                    steps: _Steps) -> tuple[np.ndarray, dict, dict]:
+    """The strategy's order, then the budgets: the kept chains and both steps' reports."""
+    tie = np.random.default_rng(cfg.seed).random(st.n_chains)
     name = cfg.strategy
     budget = cfg.budget
     matched: dict | None = None
     if name == "random":
-        rp = cfg.random
-        n = rp.n
-        if rp.match is not None:
-            m_order, m_rep = STRATEGIES[rp.match](st, alive, _params(cfg, rp.match), tie)
-            m_kept, _ = apply_budgets(st, m_order, cfg.budget)
-            n = len(m_kept) if n is None else min(n, len(m_kept))
-            matched = {"strategy": rp.match, "chains": int(len(m_kept)), "tokens": int(st.tokens[m_kept].sum())}
-        if n is not None:
-            mc = n if budget.max_chains is None else min(n, budget.max_chains)
-            budget = budget.model_copy(update={"max_chains": mc})
+        budget, matched = _random_budget(cfg, st, alive, tie)
         tie = np.random.default_rng([cfg.seed, 1]).random(st.n_chains)  # independent of the matched run
     order, srep = STRATEGIES[name](st, alive, _params(cfg, name), tie)
     if matched is not None:
@@ -189,6 +202,24 @@ def _decide(cfg: SelectConfig, stats: Stats, mh: MinHasher | None, steps: _Steps
     final[kept] = True
     steps.add("budget", final, sel, brep.get("dropped"))
     return kept, srep, brep
+
+
+def _random_budget(cfg: SelectConfig, st: Stats, alive: np.ndarray, tie: np.ndarray) -> tuple[Any, dict | None]:
+    """The random strategy's budget: ``random.n`` chains, or as many as the ``match``ed
+    strategy keeps (what it kept is reported)."""
+    rp = cfg.random
+    budget = cfg.budget
+    n = rp.n
+    matched = None
+    if rp.match is not None:
+        m_order, m_rep = STRATEGIES[rp.match](st, alive, _params(cfg, rp.match), tie)
+        m_kept, _ = apply_budgets(st, m_order, cfg.budget)
+        n = len(m_kept) if n is None else min(n, len(m_kept))
+        matched = {"strategy": rp.match, "chains": int(len(m_kept)), "tokens": int(st.tokens[m_kept].sum())}
+    if n is not None:
+        mc = n if budget.max_chains is None else min(n, budget.max_chains)
+        budget = budget.model_copy(update={"max_chains": mc})
+    return budget, matched
 
 
 def _why_empty(cfg: SelectConfig, stats: Stats, steps: list[dict], srep: dict, brep: dict) -> str:
@@ -286,6 +317,34 @@ def run_select(config: SelectConfig) -> SelectResult:
     """Select chains from ``config.input`` into ``config.output`` (see docs/select.md)."""
     cfg = config
     t0 = time.perf_counter()
+    _preflight(cfg)
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".select-", dir=cfg.output.parent))
+    try:
+        stats, mh, ev = _scan(cfg, work)
+        t_scan = time.perf_counter()
+        steps = _Steps(stats)
+        kept, srep, brep = _decide(cfg, stats, mh, steps, ev.labels if ev else [])
+        t_decide = time.perf_counter()
+        q_out, c_out = _write(cfg, stats, kept)
+        t_write = time.perf_counter()
+        report = _report(cfg, stats, steps, kept, srep, brep, (q_out, c_out), mh, ev)
+        report["timing_s"] = {"scan": round(t_scan - t0, 3), "decide": round(t_decide - t_scan, 3),
+                              "write": round(t_write - t_decide, 3), "total": round(time.perf_counter() - t0, 3)}
+        report["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        report_file = None
+        if cfg.report:
+            report_file = report_path(cfg.output)
+            with atomic_open(report_file, "wb", encoding=None) as fh:
+                fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+        return SelectResult(cfg.output, report_file, stats.n_questions, stats.n_chains, q_out, c_out,
+                            report["counts"]["tokens_out"], report)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _preflight(cfg: SelectConfig) -> None:
+    """What can fail before the inputs are read."""
     for p in cfg.input:
         if not is_hub_ref(p) and not Path(p).exists():
             raise ConfigError(f"input: {p} not found")
@@ -296,67 +355,56 @@ def run_select(config: SelectConfig) -> SelectResult:
         from .strategies import cd_band
 
         cd_band(cfg.student_fit)
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".select-", dir=cfg.output.parent))
-    warnings: list[str] = []
-    try:
-        hy = cfg.hygiene
-        ev: EvalIndex | None = None
-        if hy.decontaminate:
-            ev = EvalIndex(hy.ngram)
-            for label, path in decontamination_sets(hy):
-                ev.add_file(path, label)
-        mh = MinHasher(hy.num_perm, hy.near_threshold, hy.shingle) if hy.near_dedup else None
-        scanner = Scanner(cfg.quality, cfg.chars_per_token, mh, ev, cfg.student_fit.difficulty_key, work, cfg.on_error)
-        # ticker=False: updates come per row (and no thread beside worker processes)
-        with Progress(None, "select: scan", "row", enabled=cfg.progress, ticker=False) as bar:
-            for p in cfg.input:
-                scanner.scan_file(Path(p), bar.update)
-        stats = scanner.finish()
-        t_scan = time.perf_counter()
-        steps = _Steps(stats)
-        kept, srep, brep = _decide(cfg, stats, mh, steps, ev.labels if ev else [])
-        t_decide = time.perf_counter()
-        q_out, c_out = _write(cfg, stats, kept)
-        t_write = time.perf_counter()
-        tokens_out = int(stats.tokens[kept].sum())
-        report: dict[str, Any] = {
-            "version": REPORT_VERSION,
-            "strategy": cfg.strategy,
-            "seed": cfg.seed,
-            "input": [str(p) for p in cfg.input],
-            "output": str(cfg.output),
-            "config": cfg.model_dump(mode="json"),
-            "counts": {"rows_in": stats.n_rows, "rows_bad": stats.rows_bad,
-                       "questions_in": stats.n_questions, "chains_in": stats.n_chains,
-                       "questions_out": q_out, "chains_out": c_out, "tokens_out": tokens_out},
-            "steps": steps.rows,
-            "strategy_report": srep,
-            "budget_report": brep,
-            "hygiene": {"eval_sets": [{"name": label, "path": path} for label, path in zip(ev.labels, ev.files)]
-                        if ev else [], "eval_texts": ev.texts if ev else 0,
-                        "lsh_bands": mh.bands if mh else None, "lsh_rows": mh.rows if mh else None},
-            "errors": stats.errors,
-            "warnings": warnings + _looks_like_eval_set(steps.rows) + srep.get("warnings", []) + brep.get("warnings", []),
-        }
-        if c_out == 0:
-            report["warnings"].append(_why_empty(cfg, stats, steps.rows, srep, brep))
-        all_idx = np.arange(stats.n_chains)
-        report["before"] = distribution(stats, all_idx)
-        report["after"] = distribution(stats, np.sort(kept))
-        report["figures"] = {}
-        if cfg.figures and cfg.report:
-            figs = write_figures(report["before"], report["after"], figures_dir(cfg.output))
-            report["figures"] = {k: f"{figures_dir(cfg.output).name}/{v}" for k, v in figs.items()}
-        report["timing_s"] = {"scan": round(t_scan - t0, 3), "decide": round(t_decide - t_scan, 3),
-                              "write": round(t_write - t_decide, 3), "total": round(time.perf_counter() - t0, 3)}
-        report["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-        report_file = None
-        if cfg.report:
-            report_file = report_path(cfg.output)
-            with atomic_open(report_file, "wb", encoding=None) as fh:
-                fh.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-        return SelectResult(cfg.output, report_file, stats.n_questions, stats.n_chains, q_out, c_out,
-                            tokens_out, report)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def _scan(cfg: SelectConfig, work: Path) -> tuple[Stats, MinHasher | None, EvalIndex | None]:
+    """Pass 1: every input row scanned into per-chain stats (with the MinHash and the
+    evaluation-set index the hygiene steps need)."""
+    hy = cfg.hygiene
+    ev: EvalIndex | None = None
+    if hy.decontaminate:
+        ev = EvalIndex(hy.ngram)
+        for label, path in decontamination_sets(hy):
+            ev.add_file(path, label)
+    mh = MinHasher(hy.num_perm, hy.near_threshold, hy.shingle) if hy.near_dedup else None
+    scanner = Scanner(cfg.quality, cfg.chars_per_token, mh, ev, cfg.student_fit.difficulty_key, work, cfg.on_error)
+    # ticker=False: updates come per row (and no thread beside worker processes)
+    with Progress(None, "select: scan", "row", enabled=cfg.progress, ticker=False) as bar:
+        for p in cfg.input:
+            scanner.scan_file(Path(p), bar.update)
+    return scanner.finish(), mh, ev
+
+
+def _report(cfg: SelectConfig, stats: Stats, steps: _Steps, kept: np.ndarray, srep: dict, brep: dict,
+            written: tuple[int, int], mh: MinHasher | None, ev: EvalIndex | None) -> dict[str, Any]:
+    """The selection report (without timings): counts, steps, strategy and budget reports,
+    warnings, distributions before and after, figures."""
+    q_out, c_out = written
+    report: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "strategy": cfg.strategy,
+        "seed": cfg.seed,
+        "input": [str(p) for p in cfg.input],
+        "output": str(cfg.output),
+        "config": cfg.model_dump(mode="json"),
+        "counts": {"rows_in": stats.n_rows, "rows_bad": stats.rows_bad,
+                   "questions_in": stats.n_questions, "chains_in": stats.n_chains,
+                   "questions_out": q_out, "chains_out": c_out, "tokens_out": int(stats.tokens[kept].sum())},
+        "steps": steps.rows,
+        "strategy_report": srep,
+        "budget_report": brep,
+        "hygiene": {"eval_sets": [{"name": label, "path": path} for label, path in zip(ev.labels, ev.files)]
+                    if ev else [], "eval_texts": ev.texts if ev else 0,
+                    "lsh_bands": mh.bands if mh else None, "lsh_rows": mh.rows if mh else None},
+        "errors": stats.errors,
+        "warnings": _looks_like_eval_set(steps.rows) + srep.get("warnings", []) + brep.get("warnings", []),
+    }
+    if c_out == 0:
+        report["warnings"].append(_why_empty(cfg, stats, steps.rows, srep, brep))
+    report["before"] = distribution(stats, np.arange(stats.n_chains))
+    report["after"] = distribution(stats, np.sort(kept))
+    report["figures"] = {}
+    if cfg.figures and cfg.report:
+        figs = write_figures(report["before"], report["after"], figures_dir(cfg.output))
+        report["figures"] = {k: f"{figures_dir(cfg.output).name}/{v}" for k, v in figs.items()}
+    return report
