@@ -123,6 +123,10 @@ def test_stage_commands_keep_their_flags():
         "judge": "--config -c --input -i --output -o --base-url --model --judge-name --api-key-env --concurrency "
                  "--max-tokens --metric --rubric --rubric-file --aggregate --judge-correctness --no-rules --work-dir "
                  "--no-cache --limit --no-progress --dry-run",
+        "select": "--output -o --config -c --strategy -s --filter -f --student-size --difficulty --teacher-order "
+                  "--per-question --samples-per-bin --total --rv-target --match --n --max-chains --max-tokens "
+                  "--max-per-question --eval-file --decontaminate-against --no-near-dedup --no-decontaminate "
+                  "--no-figures --seed --on-error",
         "verify": "--config -c --input -i --output -o --input-format --processes --code-workers --cpu-s "
                   "--wall-s --memory-mb --limit",
     }

@@ -61,6 +61,7 @@ class FieldOption:
     as_yaml: bool = False
     panel: str | None = None
     endpoint: bool = False  # a field of the one endpoint --base-url/--model define
+    comma: bool = False  # a list given as one comma-separated value ('' = empty)
 
     @property
     def param(self) -> str:
@@ -80,7 +81,9 @@ class FieldOption:
         return None
 
     def parameter(self) -> inspect.Parameter:
-        option = typer.Option(None, *self.decls, help=self.help, rich_help_panel=self.panel,
+        from rich.markup import escape  # '[low, high]' is text, not a style tag
+
+        option = typer.Option(None, *self.decls, help=escape(self.help), rich_help_panel=self.panel,
                               metavar=self.metavar, show_default=False)
         return inspect.Parameter(self.param, inspect.Parameter.KEYWORD_ONLY, default=option,
                                  annotation=self.annotation)
@@ -182,10 +185,12 @@ def _leaves(model: type[BaseModel], path: tuple[str, ...] = ()) -> Iterable[tupl
 
 
 def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str, ...]] | None = None,
-                  skip: Iterable[str] = ()) -> list[FieldOption]:
+                  skip: Iterable[str] = (), comma: Iterable[str] = ()) -> list[FieldOption]:
     """An option per field of ``model``. ``names``: dotted field -> its flag(s), replacing the
     derived name (``{"learning_rate": "--lr", "enable_thinking": "--thinking/--no-thinking"}``);
-    ``skip``: dotted fields (or sections) the command handles itself, or not at all."""
+    ``skip``: dotted fields (or sections) the command handles itself, or not at all;
+    ``comma``: list fields given as one comma-separated value instead of a repeated flag."""
+    comma = set(comma)
     names = dict(names or {})
     skipped = tuple(skip)
     leaves = [(p, i) for p, i in _leaves(model)
@@ -197,6 +202,8 @@ def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str
     for path, info in leaves:
         dotted = ".".join(path)
         annotation, as_yaml = _cli_type(info.annotation)
+        if dotted in comma:
+            annotation, as_yaml = Optional[str], False
         flag = (path[-1] if len(path) == 1 or counts[path[-1]] == 1 else "_".join(path)).replace("_", "-")
         decls = names.get(dotted)
         if isinstance(decls, str):
@@ -206,8 +213,11 @@ def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str
             decls = (f"--{flag}/--no-{flag}",) if is_bool else (f"--{flag}",)
         shown = decls[0].split("/")[0].lstrip("-") if is_bool else None
         panel = " ".join(path[:-1]).replace("_", " ") + " (section)" if len(path) > 1 else None
-        options.append(FieldOption(path, tuple(decls), annotation, _help(info, info.annotation, flag=shown),
-                                   as_yaml, panel))
+        help_text = _help(info, info.annotation, flag=shown)
+        if dotted in comma:
+            help_text = f"{help_text} (comma-separated; '' for none)"
+        options.append(FieldOption(path, tuple(decls), annotation, help_text, as_yaml, panel,
+                                   comma=dotted in comma))
     return options
 
 
@@ -239,6 +249,8 @@ def overrides_from(options: Iterable[FieldOption], values: Mapping[str, Any]) ->
             continue
         if isinstance(value, tuple):
             value = list(value)
+        if opt.comma:
+            value = [v.strip() for v in value.split(",") if v.strip()]
         if opt.as_yaml:
             try:
                 value = yaml.safe_load(value)
@@ -261,7 +273,7 @@ def _decls_of(param: inspect.Parameter) -> set[str]:
 
 def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
                    names: Mapping[str, str | tuple[str, ...]] | None = None,
-                   skip: Iterable[str] = (), endpoints: EndpointFlags | None = None,
+                   skip: Iterable[str] = (), comma: Iterable[str] = (), endpoints: EndpointFlags | None = None,
                    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a typer command: the command gets an option per field of ``model`` (beside its
     own parameters) and receives the given ones as ``overrides`` (nested dict).
@@ -275,7 +287,8 @@ def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         cls = model if isinstance(model, type) else model()
-        options = field_options(cls, names=names, skip=[*skip, *([endpoints.field] if endpoints else [])])
+        options = field_options(cls, names=names, skip=[*skip, *([endpoints.field] if endpoints else [])],
+                                comma=comma)
         if endpoints is not None:
             options = endpoint_options(cls, endpoints) + options
         sig = inspect.signature(fn, eval_str=True)
@@ -329,7 +342,7 @@ def option_rows(command: Any) -> list[tuple[str, str, str]]:
         elif name.startswith(ENDPOINT_PREFIX):
             section, _, rest = name.removeprefix(ENDPOINT_PREFIX).partition("__")
             field = f"{section}[].{rest}"
-        help_text = (param.help or "").strip()
+        help_text = (param.help or "").strip().replace("\\[", "[")
         if param.default not in (None, False, (), []) and param.show_default is not False \
                 and "(default:" not in help_text:
             help_text += f" (default: {param.default})"

@@ -21,6 +21,7 @@ from pydantic import Field
 from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlWriter, iter_dicts
+from ..stage_io import IOPath, StageFile, files, looks_like_file
 from .benchmarks import get_benchmark, load_items, load_registry
 from .infer import GenSettings, InferConfig, InferResult, default_label, run_infer, versions
 from .metrics import format_adherence, problem_metrics
@@ -30,9 +31,9 @@ SCHEMA = "thoughtdistill.eval/1"
 
 
 class EvalConfig(GenSettings):
-    out_dir: str = "eval"
+    out_dir: IOPath[str] = "eval"
     run_name: str | None = None  # default: <label>__<benchmark>__<think|nothink>
-    from_infer: str | None = None  # score this infer JSONL instead of generating
+    from_infer: IOPath[str | None] = None  # score this infer JSONL instead of generating
     pass_k: list[int] = Field(default_factory=lambda: [1, 4, 8, 16, 32, 64])
     processes: int = Field(default=1, ge=1)  # math-verify worker processes
     ci_level: float = Field(default=0.95, gt=0, lt=1)
@@ -40,11 +41,25 @@ class EvalConfig(GenSettings):
     overwrite: bool = False
     # teacher chains never trained on (canonical JSONL): metrics.heldout_nll, the model's mean NLL
     # per supervised token on them, rendered as `train` renders (needs the model's weights)
-    heldout_chains: str | None = None
+    heldout_chains: IOPath[str | None] = None
     heldout_max_length: int = Field(default=2048, ge=16)
     # model / benchmark are optional when scoring an existing infer output (read from its meta)
-    model: str = ""
+    model: IOPath[str] = ""
     benchmark: str = ""
+
+    def inputs(self) -> list[StageFile]:
+        out = files(self, "benchmark_path", "benchmarks_files", "heldout_chains")
+        if self.backend != "openai":  # else the served model's name
+            out += files(self, "model", kind="model")
+        out += files(self, "tokenizer", kind="model")
+        if self.chat_template and looks_like_file(self.chat_template):  # else 'train' or the template's text
+            out += files(self, "chat_template")
+        for infer in files(self, "from_infer"):
+            out += [infer, StageFile(f"{infer.path}.meta.json", "file", infer.field)]
+        return out
+
+    def outputs(self) -> list[StageFile]:
+        return files(self, "out_dir", kind="folder")
 
 
 @dataclass

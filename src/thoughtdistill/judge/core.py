@@ -36,6 +36,7 @@ from ..io import read_records
 from ..io.atomic import output_lock, refuse_overwriting_input
 from ..io.hub import is_hub_ref
 from ..records import Annotation, Chain, Correctness, Judgment, Record
+from ..stage_io import IOPath, NoEffectPath, StageFile, files
 from ..verify.sandbox import SandboxLimits
 from ..verify import chain_text, rule_for, verify_pairs, with_hidden_paths
 from .agreement import format_report
@@ -47,14 +48,14 @@ RAW_KEEP = 2000  # characters of a judge's reply kept in a parsed Judgment (the 
 
 
 class JudgeConfig(StageConfig):
-    input: Path
-    output: Path
+    input: IOPath[Path]
+    output: IOPath[Path]
     input_format: str | None = Field(default=None, description="input format (default: detected)")
     judges: list[EndpointConfig] = Field(default_factory=list, description="LLM judges (name = judge label)")
     metrics: list[Literal["Reasoning_Verbosity", "Cognitive_Difficulty", "correctness"]] = Field(
         default_factory=lambda: list(METRICS), description="what the judges score (repeat the flag)")
     rubric: Literal["thoughtdistill", "easydistill"] = Field(default="thoughtdistill", description="rubric preset")
-    rubric_file: Path | None = Field(default=None, description="YAML/JSON templates overriding the preset, or "
+    rubric_file: IOPath[Path | None] = Field(default=None, description="YAML/JSON templates overriding the preset, or "
                                      "EasyDistill's prompts (its folder or prompts file; needed by rubric easydistill)")
     aggregate: Literal["median", "mean"] = Field(default="median", description="how several judges' levels combine")
     judge_correctness: Literal["fallback", "always", "never"] = Field(
@@ -66,11 +67,11 @@ class JudgeConfig(StageConfig):
     strict_retry: bool = Field(default=True, description="re-ask once, with a stricter format prompt, "
                                "when a reply cannot be parsed")
     temperature: float | None = Field(default=0.0, ge=0, description="judges' sampling temperature")
-    work_dir: Path | None = Field(default=None, description="journal; default <output>.work")
+    work_dir: NoEffectPath[Path | None] = Field(default=None, description="journal; default <output>.work")
     cache: bool = True
-    cache_dir: Path | None = None
+    cache_dir: NoEffectPath[Path | None] = None
     retry_failed: bool = True
-    agreement_report: Path | None = Field(default=None, description="default <output>.agreement.json")
+    agreement_report: IOPath[Path | None] = Field(default=None, description="default <output>.agreement.json")
     processes: int = Field(default=2, ge=1, description="math-verify worker processes")
     code_workers: int = Field(default=2, ge=1, description="sandboxed code runs at once")
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
@@ -87,6 +88,12 @@ class JudgeConfig(StageConfig):
         if not self.judges and not self.rule_verify:
             raise ValueError("no judges and rule_verify off: nothing to do")
         return self
+
+    def inputs(self) -> list[StageFile]:
+        return files(self, "input", "rubric_file")
+
+    def outputs(self) -> list[StageFile]:
+        return files(self, "output", "agreement_report")
 
 
 @dataclass
