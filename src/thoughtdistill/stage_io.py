@@ -7,9 +7,11 @@ outputs; nothing is guessed from field names.
 
 A field that names a path says so in its type, so tools and tests can find it::
 
-    input: Annotated[Path, PATH]               # read or written: in inputs() or outputs()
-    cache_dir: Annotated[Path | None, NO_EFFECT]  # a cache, journal or log: never hashed
-    api_key_env: Annotated[str | None, ENV_VAR]   # names an environment variable
+    input: IOPath[Path]                  # read or written: in inputs() or outputs()
+    cache_dir: NoEffectPath[Path | None]  # a cache, journal or log: never hashed
+    api_key_env: EnvName[str | None]      # names an environment variable
+
+(``IOPath[T]`` is ``Annotated[T, PATH]``, and so on.)
 
 ``tests/pipeline/test_stage_io.py`` checks that every ``PATH`` field of every stage kind is
 covered by ``inputs()``/``outputs()``. Not local files, and so never in them: ``hf:``
@@ -24,7 +26,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -47,6 +49,11 @@ PATH = PathField()
 NO_EFFECT = PathField(affects_results=False)
 ENV_VAR = EnvVarField()
 
+T = TypeVar("T")
+IOPath = Annotated[T, PATH]
+NoEffectPath = Annotated[T, NO_EFFECT]
+EnvName = Annotated[T, ENV_VAR]
+
 Kind = Literal["file", "folder", "model"]
 FIXTURE_NAMES = ("smollm2", "tiny-qwen3")  # thoughtdistill.models.MODEL_NAMES (not imported: torch-free)
 
@@ -57,7 +64,7 @@ class StageFile:
 
     ``kind``: ``file`` / ``folder`` (must exist, or be made by an earlier stage) or ``model``
     (a local folder, else a name on the Hugging Face hub). ``exclude``: names inside a folder
-    left out of its hash. ``field``: the config field it came from (messages)."""
+    left out of its hash. ``field``: the name of the config field it came from (messages)."""
 
     path: str
     kind: Kind = "file"
@@ -102,10 +109,10 @@ def files(config: BaseModel, *fields: str, kind: Kind = "file") -> list[StageFil
     and reference values left out)."""
     out = []
     for name in fields:
-        for label, value in _values(config, name.split("."), ""):
+        for _, value in _values(config, name.split("."), ""):
             text = str(value)
             if text and not is_reference(text, kind):
-                out.append(StageFile(text, kind, label))
+                out.append(StageFile(text, kind, name.rsplit(".", 1)[-1]))
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from ..config import StageConfig, secret_from_env
+from ..stage_io import EnvName
 
 # Sent when an endpoint needs no key (local vLLM, llama.cpp, llm-katan): llm-katan only
 # checks that an Authorization header is present. Not a secret.
@@ -24,7 +25,7 @@ class EndpointConfig(StageConfig):
     base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     model: str = Field(min_length=1, description="model name the endpoint serves")
     teacher: str | None = Field(default=None, description="label written into chains (default: name)")
-    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
+    api_key_env: EnvName[str | None] = Field(default=None, description="environment variable holding the key")
     headers: dict[str, str] = Field(default_factory=dict, description="extra non-secret headers")
     # rate control
     concurrency: int = Field(default=16, ge=1, le=4096, description="requests in flight")

@@ -25,6 +25,7 @@ from ..config import StageConfig
 from ..errors import ConfigError
 from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlAppender, iter_dicts
+from ..stage_io import EnvName, IOPath, NoEffectPath
 from .backends import GenOutput, InferBackend, Sampling
 from .benchmarks import (BenchmarkSpec, EvalItem, benchmark_window, build_messages, file_sha256, get_benchmark,
                          load_items, load_registry)
@@ -36,11 +37,11 @@ BackendName = Literal["transformers", "vllm", "openai"]
 class GenSettings(StageConfig):
     """What to generate with and on: shared by ``infer`` and ``eval``."""
 
-    model: str = Field(description="HF model folder (transformers/vllm) or served model name (openai)")
+    model: IOPath[str] = Field(description="HF model folder (transformers/vllm) or served model name (openai)")
     backend: BackendName = "transformers"
     benchmark: str = Field(description="registry name, e.g. math500, aime24, gsm8k, humaneval")
-    benchmark_path: str | None = None  # override the entry's file (required for gpqa_diamond, livecodebench)
-    benchmarks_files: list[str] = Field(default_factory=list)  # user registry YAML/JSON files
+    benchmark_path: IOPath[str | None] = None  # override the entry's file (required for gpqa_diamond, livecodebench)
+    benchmarks_files: IOPath[list[str]] = Field(default_factory=list)  # user registry YAML/JSON files
     release: str | None = None  # LiveCodeBench release window: release_v2 (cumulative), v2, v1_v3
     date_from: str | None = None  # only problems with contest_date >= YYYY-MM-DD
     date_to: str | None = None  # only problems with contest_date <= YYYY-MM-DD
@@ -57,7 +58,7 @@ class GenSettings(StageConfig):
     # {% generation %} markers, Qwen3's thinking template for ChatML/Qwen-style models), so a
     # model evaluated before training sees the prompts its trained self will see; or a jinja
     # file / the template text.
-    chat_template: str | None = None
+    chat_template: IOPath[str | None] = None
     # transformers / vllm
     batch_size: int = Field(default=8, ge=1)
     device: str | None = None
@@ -68,11 +69,11 @@ class GenSettings(StageConfig):
     max_model_len: int | None = None
     # openai
     base_url: str | None = None
-    api_key_env: str | None = None
+    api_key_env: EnvName[str | None] = None
     concurrency: int = Field(default=8, ge=1)
     timeout_s: float = Field(default=600.0, gt=0)
-    tokenizer: str | None = None  # HF folder for exact thinking/answer token counts (openai)
-    cache_dir: str | None = None
+    tokenizer: IOPath[str | None] = None  # HF folder for exact thinking/answer token counts (openai)
+    cache_dir: NoEffectPath[str | None] = None
     label: str | None = None  # name shown in compare tables (default: model folder name)
     progress: bool = True  # a bar on a terminal, else a line every ~10 s
 

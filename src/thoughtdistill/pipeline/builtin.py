@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal
+from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,7 @@ from ..errors import ConfigError, RecordError
 from ..io import JsonlWriter, iter_dicts
 from ..io.atomic import atomic_open
 from ..records import Record
-from ..stage_io import PATH, StageFile, files
+from ..stage_io import IOPath, StageFile, files
 from ..thoughts import join_thought, split_thought
 
 Format = Literal["auto", "canonical", "gsm8k", "math", "aime", "easydistill", "multi_chain", "r1_traces"]
@@ -32,7 +32,7 @@ REWRITE_TEMPLATES = {
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: Annotated[str, PATH]
+    path: IOPath[str]
     format: Format = "auto"
     offset: int = Field(0, ge=0)
     limit: int | None = Field(None, ge=1)
@@ -55,9 +55,9 @@ class Rewrite(BaseModel):
 
 class PrepareConfig(StageConfig):
     sources: list[Source] = Field(min_length=1)
-    output: Annotated[str, PATH] = Field(description="canonical questions JSONL")
+    output: IOPath[str] = Field(description="canonical questions JSONL")
     heldout: int = Field(0, ge=0, description="questions moved to heldout_output (evaluation)")
-    heldout_output: Annotated[str | None, PATH] = None
+    heldout_output: IOPath[str | None] = None
     shuffle: bool = False
     seed: int = 0
     keep_chains: bool = True
@@ -237,8 +237,8 @@ def run_prepare(config: PrepareConfig) -> PrepareResult:
 
 # ---------------------------------------------------------------------------------------
 class ExportConfig(StageConfig):
-    input: Annotated[str, PATH] = Field(description="canonical JSONL (chains, possibly annotated)")
-    output: Annotated[str, PATH] = Field(description="EasyDistill JSON file")
+    input: IOPath[str] = Field(description="canonical JSONL (chains, possibly annotated)")
+    output: IOPath[str] = Field(description="EasyDistill JSON file")
     format: Literal["generation", "eval", "rewrite", "labeled"] = "generation"
     json_lines: bool = Field(False, description="JSON Lines instead of one JSON array")
     only_correct: bool = False

@@ -59,8 +59,9 @@ class HashCache:
         self._dirty = True
         return value
 
-    def path_hash(self, path: str | Path) -> str | None:
-        """sha256 of a file, or of a folder's (relative path, file hash) list; None if absent."""
+    def path_hash(self, path: str | Path, exclude: tuple[str, ...] = ()) -> str | None:
+        """sha256 of a file, or of a folder's (relative path, file hash) list; None if absent.
+        ``exclude``: relative paths inside the folder left out."""
         path = Path(path)
         if path.is_file():
             return self.file_hash(path)
@@ -73,7 +74,7 @@ class HashCache:
                 if _skip(name):
                     continue
                 full = Path(root) / name
-                if full.is_file():
+                if full.is_file() and str(full.relative_to(path)) not in exclude:
                     entries.append([str(full.relative_to(path)), self.file_hash(full)])
         return "dir:" + hash_obj(entries)
 

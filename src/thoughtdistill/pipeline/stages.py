@@ -1,5 +1,9 @@
 """Stage kinds the recipe's ``uses:`` can name: the stage packages' own ``run_<stage>``
-functions and configs, plus the pipeline's built-in helpers (prepare, export, report)."""
+functions and configs, plus the pipeline's built-in helpers (prepare, export, report).
+
+Each kind names its function and its config exactly, as ``"package.module:name"``; a config
+declares the files the stage reads and writes (``inputs()`` / ``outputs()``,
+:mod:`thoughtdistill.stage_io`)."""
 
 from __future__ import annotations
 
@@ -10,47 +14,28 @@ from typing import Any, Callable
 from ..errors import ConfigError
 
 
+def load_object(ref: str) -> Any:
+    """The object ``"package.module:name"`` names."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 @dataclass(frozen=True)
 class StageKind:
     name: str
-    module: str
-    config_names: tuple[str, ...]
-    func_names: tuple[str, ...]
+    function: str  # "package.module:run_<stage>"
+    config: str  # "package.module:<Stage>Config"
     doc: str = ""
-    # Optional hook: config -> list of input paths (replaces the automatic detection).
-    inputs_hook: str | None = None
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
     def load(self) -> tuple[type, Callable[[Any], Any]]:
         try:
-            mod = importlib.import_module(self.module)
+            return load_object(self.config), load_object(self.function)
         except ImportError as exc:
-            raise ConfigError(
-                f"stage kind {self.name!r} is not available: cannot import {self.module} ({exc})"
-            ) from None
-        cfg = next((getattr(mod, n) for n in self.config_names if hasattr(mod, n)), None)
-        fn = next((getattr(mod, n) for n in self.func_names if hasattr(mod, n)), None)
-        for sub in ("stage", "run", "core"):  # a package that does not re-export them
-            if cfg is not None and fn is not None:
-                break
-            try:
-                submod = importlib.import_module(f"{self.module}.{sub}")
-            except ImportError:
-                continue
-            cfg = cfg or next((getattr(submod, n) for n in self.config_names if hasattr(submod, n)), None)
-            fn = fn or next((getattr(submod, n) for n in self.func_names if hasattr(submod, n)), None)
-        if cfg is None or fn is None:
-            raise ConfigError(
-                f"stage kind {self.name!r}: {self.module} lacks "
-                f"{'/'.join(self.config_names) if cfg is None else '/'.join(self.func_names)}"
-            )
-        return cfg, fn
-
-    def input_paths(self, config: Any) -> list[str] | None:
-        if not self.inputs_hook:
-            return None
-        mod = importlib.import_module(self.module)
-        return list(getattr(mod, self.inputs_hook)(config))
+            raise ConfigError(f"stage kind {self.name!r} is not available: cannot import "
+                              f"{self.config} / {self.function} ({exc})") from None
+        except AttributeError as exc:
+            raise ConfigError(f"stage kind {self.name!r}: {exc}") from None
 
 
 KINDS: dict[str, StageKind] = {}
@@ -63,25 +48,24 @@ def register_kind(kind: StageKind) -> None:
 
 
 for _kind in (
-    StageKind("generate", "thoughtdistill.generate", ("GenerateConfig",), ("run_generate",),
+    StageKind("generate", "thoughtdistill.generate:run_generate", "thoughtdistill.generate:GenerateConfig",
               "teacher chains from OpenAI-compatible endpoints"),
-    StageKind("judge", "thoughtdistill.judge", ("JudgeConfig",), ("run_judge",),
+    StageKind("judge", "thoughtdistill.judge:run_judge", "thoughtdistill.judge:JudgeConfig",
               "LLM-judge RV / CD / correctness annotations"),
-    StageKind("verify", "thoughtdistill.verify", ("VerifyConfig",), ("run_verify",),
+    StageKind("verify", "thoughtdistill.verify:run_verify", "thoughtdistill.verify:VerifyConfig",
               "rule verifiers (math-verify, code sandbox) and the verification cascade"),
-    StageKind("select", "thoughtdistill.select", ("SelectConfig",), ("run_select",),
+    StageKind("select", "thoughtdistill.select:run_select", "thoughtdistill.select:SelectConfig",
               "filters, strategies (student-fit...), hygiene; writes <output>.select_report.json"),
-    StageKind("train", "thoughtdistill.train", ("TrainConfig",), ("run_train",),
+    StageKind("train", "thoughtdistill.train:run_train", "thoughtdistill.train:TrainConfig",
               "SFT / white-box KD of the student; writes trainer_log.json"),
-    StageKind("evaluate", "thoughtdistill.evaluate", ("EvalConfig", "EvaluateConfig"),
-              ("run_eval", "run_evaluate"), "benchmarks and scoring; one JSON per run",
-              aliases=("eval",)),
-    StageKind("prepare", "thoughtdistill.pipeline.builtin", ("PrepareConfig",), ("run_prepare",),
+    StageKind("evaluate", "thoughtdistill.evaluate:run_eval", "thoughtdistill.evaluate:EvalConfig",
+              "benchmarks and scoring; one JSON per run", aliases=("eval",)),
+    StageKind("prepare", "thoughtdistill.pipeline.builtin:run_prepare", "thoughtdistill.pipeline.builtin:PrepareConfig",
               "questions from data files (GSM8K, MATH-500, AIME, EasyDistill JSON...) to canonical JSONL"),
-    StageKind("easydistill_export", "thoughtdistill.pipeline.builtin", ("ExportConfig",),
-              ("run_export",), "canonical records to EasyDistill's JSON output formats"),
-    StageKind("report", "thoughtdistill.report", ("ReportConfig",), ("run_report",),
-              "self-contained HTML report + report.json", inputs_hook="report_inputs"),
+    StageKind("easydistill_export", "thoughtdistill.pipeline.builtin:run_export",
+              "thoughtdistill.pipeline.builtin:ExportConfig", "canonical records to EasyDistill's JSON output formats"),
+    StageKind("report", "thoughtdistill.report:run_report", "thoughtdistill.report:ReportConfig",
+              "self-contained HTML report + report.json"),
 ):
     register_kind(_kind)
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from ..config import StageConfig
 from ..io.atomic import atomic_open
+from ..stage_io import IOPath, StageFile, files
 from .data import chain_stats, eval_runs, judge_diagnostics, load_manifests, loss_curve, main_records_file
 from .html import render_html
 from .story import what_happened
@@ -32,25 +33,24 @@ SECTIONS = ("what-happened", "summary", "funnel", "teachers", "judge", "heatmaps
 
 
 class ReportConfig(StageConfig):
-    run_dir: str = Field(description="the run directory to report on")
-    output_dir: str = Field(description="where report.html and report.json are written")
+    run_dir: IOPath[str] = Field(description="the run directory to report on")
+    output_dir: IOPath[str] = Field(description="where report.html and report.json are written")
     title: str | None = None
     max_files: int = Field(300, ge=1)
+
+    def inputs(self) -> list[StageFile]:
+        """The run's manifests but the report's own (the stage named like ``output_dir``)."""
+        own = f"{Path(self.output_dir).name}.json"
+        return [StageFile(f"{f.path}/manifests", "folder", f.field, exclude=(own,)) for f in files(self, "run_dir")]
+
+    def outputs(self) -> list[StageFile]:
+        return files(self, "output_dir", kind="folder")
 
 
 class ReportResult(BaseModel):
     html: str
     json_path: str
     funnel: dict[str, int | None]
-
-
-def report_inputs(config: ReportConfig) -> list[str]:
-    """For the pipeline's skip check: the manifests of every other stage."""
-    folder = Path(config.run_dir) / "manifests"
-    own = Path(config.output_dir).name
-    if not folder.exists():
-        return []
-    return sorted(str(p) for p in folder.glob("*.json") if p.stem != own)
 
 
 def _last(manifests: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, Any] | None:
@@ -248,4 +248,4 @@ def run_report(config: ReportConfig) -> ReportResult:
     return build_report(config.run_dir, config.output_dir, config.title, config.max_files)
 
 
-__all__ = ["SECTIONS", "ReportConfig", "ReportResult", "build_report", "collect", "report_inputs", "run_report"]
+__all__ = ["SECTIONS", "ReportConfig", "ReportResult", "build_report", "collect", "run_report"]

@@ -35,6 +35,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..stage_io import NoEffectPath
+
 LAUNCHER = Path(__file__).with_name("_launcher.py")
 _UID_BASE = 1_200_000
 _uid_counter = itertools.count()
@@ -53,9 +55,9 @@ class SandboxLimits(BaseModel):
     nproc: int = Field(32, ge=1, description="processes/threads the program may have (RLIMIT_NPROC)")
     fsize_mb: int = Field(16, ge=1, description="largest file it may write, stdout included (RLIMIT_FSIZE)")
     chain_wall_s: float = Field(120.0, gt=0, description="wall-clock seconds for all the tests of one chain")
-    hide: list[str] = Field(default_factory=list, description="files made unreadable inside the sandbox "
+    hide: NoEffectPath[list[str]] = Field(default_factory=list, description="files made unreadable inside the sandbox "
                             "(namespaces only), e.g. the chains file holding the tests")
-    python: str | None = Field(None, description="interpreter; default: this one if others can run it, else python3")
+    python: NoEffectPath[str | None] = Field(None, description="interpreter; default: this one if others can run it, else python3")
     isolation: str = Field("auto", pattern="^(auto|namespaces|rlimits)$",
                            description="auto | namespaces | rlimits: namespaces (root on Linux) or resource "
                            "limits only; auto picks namespaces where unshare works")

@@ -28,14 +28,15 @@ from ..config import StageConfig
 from ..io.atomic import refuse_overwriting_input
 from ..progress import Progress
 from ..records import Chain, Record
+from ..stage_io import IOPath, StageFile, files
 from .code import check_function, check_stdio, extract_code
 from .result import VerifyResult
 from .sandbox import SandboxLimits, isolation_mode
 
 
 class VerifyConfig(StageConfig):
-    input: Path = Field(description="chains to verify (JSONL/JSON/Parquet/datasets folder, or hf:REPO[:SPLIT])")
-    output: Path = Field(description="verified chains; the format follows the suffix")
+    input: IOPath[Path] = Field(description="chains to verify (JSONL/JSON/Parquet/datasets folder, or hf:REPO[:SPLIT])")
+    output: IOPath[Path] = Field(description="verified chains; the format follows the suffix")
     input_format: str | None = Field(default=None, description="input format (default: detected)")
     processes: int = Field(default=2, ge=1, description="math-verify worker processes")
     code_workers: int = Field(default=2, ge=1, description="sandboxed code runs at once")
@@ -44,6 +45,12 @@ class VerifyConfig(StageConfig):
     math_timeout_s: float = Field(default=5.0, gt=0, description="seconds math-verify may take per answer")
     limit: int | None = Field(default=None, ge=1, description="only the first N records")
     progress: bool = Field(default=True, description="a bar on a terminal, else a line every ~10 s")
+
+    def inputs(self) -> list[StageFile]:
+        return files(self, "input")
+
+    def outputs(self) -> list[StageFile]:
+        return files(self, "output")
 
 
 @dataclass
