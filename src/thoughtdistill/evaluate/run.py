@@ -104,13 +104,47 @@ def run_eval(config: EvalConfig) -> EvalResult:
     are still written, then a ThoughtDistillError is raised.
     """
     out_dir = Path(config.out_dir)
-    infer_result: InferResult | None = None
+    _check_heldout(config)
+    infer_path, meta, infer_result = _infer_output(config, out_dir)
+    settings = meta["settings"]
+    bench = settings["benchmark"]
+    spec = _benchmark_spec(config, bench)
+    items = load_items(spec, limit=bench["limit"], slice_=bench["slice"])
+    name = _run_name(config, settings["label"], bench["name"], settings["enable_thinking"])
+    n = int(settings["n"])
+    ordered = _ordered_samples(infer_path, items, n)
+    scores = score_many(spec, [it for it, _ in ordered], [r for _, r in ordered], processes=config.processes)
+    samples_path = out_dir / f"{name}.samples.jsonl"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_samples(samples_path, ordered, scores)
+    metrics = _metrics(config, spec, settings, ordered, scores, len(items), n)
+    run = _run_record(config, name, meta, spec, metrics, infer_result)
+    run["files"] = {"infer": str(infer_path), "infer_meta": str(infer_path.with_name(infer_path.name + ".meta.json")),
+                    "samples": str(samples_path)}
+    run_json = out_dir / f"{name}.json"
+    with atomic_open(run_json, "w") as fh:
+        json.dump(run, fh, indent=2, ensure_ascii=False)
+    samples_rows = [r for _, r in ordered]
+    errors = [r["error"] for r in samples_rows if r.get("error")]
+    if errors and len(errors) == len(samples_rows):
+        raise ThoughtDistillError(f"{run_json}: all {len(errors)} generations failed, no score "
+                                  f"(first error: {errors[0]})")
+    return EvalResult(run_json, samples_path, infer_path, metrics, infer_result,
+                      failed=len(errors), first_error=errors[0] if errors else None)
+
+
+def _check_heldout(config: EvalConfig) -> None:
     if config.heldout_chains:
         if config.backend == "openai":
             raise ConfigError("heldout_chains needs the model's weights (a local folder); the openai backend "
                               "has none: evaluate the same model folder with backend transformers")
         if not Path(config.heldout_chains).is_file():
             raise ConfigError(f"heldout_chains: {config.heldout_chains}: file not found")
+
+
+def _infer_output(config: EvalConfig, out_dir: Path) -> tuple[Path, dict[str, Any], InferResult | None]:
+    """The generations to score, their meta (settings) and, when made now, the infer result:
+    ``from_infer``'s file, else a fresh (or resumed) infer run into ``out_dir``."""
     if config.from_infer:
         infer_path = Path(config.from_infer)
         meta_path = infer_path.with_name(infer_path.name + ".meta.json")
@@ -118,45 +152,65 @@ def run_eval(config: EvalConfig) -> EvalResult:
             raise ConfigError(f"{infer_path}: infer output not found")
         if not meta_path.exists():
             raise ConfigError(f"{meta_path}: missing; it records the settings the output was made with")
-        meta = json.loads(meta_path.read_text())
-    else:
-        if not config.model or not config.benchmark:
-            raise ConfigError("eval needs model and benchmark (or from_infer to score an existing output)")
-        label = config.label or default_label(config.model)
-        name = _run_name(config, label, config.benchmark, config.enable_thinking)
-        infer_path = out_dir / f"{name}.infer.jsonl"
-        infer_cfg = InferConfig(**config.model_dump(include=set(GenSettings.model_fields)),
-                                output=str(infer_path), overwrite=config.overwrite)
-        infer_result = run_infer(infer_cfg)
-        meta = json.loads(infer_result.meta_path.read_text())
-    settings = meta["settings"]
-    bench = settings["benchmark"]
+        return infer_path, json.loads(meta_path.read_text()), None
+    if not config.model or not config.benchmark:
+        raise ConfigError("eval needs model and benchmark (or from_infer to score an existing output)")
+    label = config.label or default_label(config.model)
+    name = _run_name(config, label, config.benchmark, config.enable_thinking)
+    infer_path = out_dir / f"{name}.infer.jsonl"
+    infer_cfg = InferConfig(**config.model_dump(include=set(GenSettings.model_fields)),
+                            output=str(infer_path), overwrite=config.overwrite)
+    infer_result = run_infer(infer_cfg)
+    return infer_path, json.loads(infer_result.meta_path.read_text()), infer_result
+
+
+def _benchmark_spec(config: EvalConfig, bench: dict[str, Any]) -> Any:
+    """The benchmark the generations were made for, with the scorer they were made with."""
     registry = load_registry(config.benchmarks_files)
     spec = get_benchmark(bench["name"], registry, bench["path"], release=bench.get("release"),
                          date_from=bench.get("date_from"), date_to=bench.get("date_to"))
     if spec.scorer != bench["scorer"]:
         spec = spec.model_copy(update={"scorer": bench["scorer"]})
-    items = load_items(spec, limit=bench["limit"], slice_=bench["slice"])
-    name = _run_name(config, settings["label"], bench["name"], settings["enable_thinking"])
-    n = int(settings["n"])
+    return spec
+
+
+def _ordered_samples(infer_path: Path, items: list[Any], n: int) -> list[tuple[Any, dict[str, Any]]]:
+    """(item, latest row) for every item and sample, in item order; a missing sample raises."""
     rows = _latest_rows(infer_path)
     missing = [(i.id, s) for i in items for s in range(n) if (i.id, s) not in rows]
     if missing:
         raise ThoughtDistillError(
             f"{infer_path}: incomplete, {len(missing)} of {len(items) * n} samples missing "
             f"(first: {missing[0]}); run infer again with the same settings to resume")
-    ordered = [(item, rows[(item.id, s)]) for item in items for s in range(n)]
-    scores = score_many(spec, [it for it, _ in ordered], [r for _, r in ordered], processes=config.processes)
-    samples_path = out_dir / f"{name}.samples.jsonl"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with JsonlWriter(samples_path) as sink:
+    return [(item, rows[(item.id, s)]) for item in items for s in range(n)]
+
+
+def _write_samples(path: Path, ordered: list[tuple[Any, dict[str, Any]]], scores: list[Any]) -> None:
+    with JsonlWriter(path) as sink:
         for (item, row), score in zip(ordered, scores):
             sample = {k: v for k, v in row.items() if k != "messages"}
             sample.update(gold=item.answer, correct=score.correct, pred=score.pred,
                           scored_by=score.by, score_detail=score.detail)
             sink.write(sample)
-    correct = [[scores[i * n + s].correct for s in range(n)] for i in range(len(items))]
-    preds = [[scores[i * n + s].pred for s in range(n)] for i in range(len(items))]
+
+
+def _heldout(config: EvalConfig, settings: dict[str, Any]) -> dict[str, Any] | None:
+    if not config.heldout_chains:
+        return None
+    from .heldout import heldout_nll
+
+    return heldout_nll(settings["model"], config.heldout_chains, max_length=config.heldout_max_length,
+                       chat_template=config.chat_template,  # None/'train': the training policy
+                       device=config.device, dtype=config.dtype,
+                       num_threads=config.num_threads).as_dict()
+
+
+def _metrics(config: EvalConfig, spec: Any, settings: dict[str, Any], ordered: list[tuple[Any, dict[str, Any]]],
+             scores: list[Any], n_items: int, n: int) -> dict[str, Any]:
+    """The run's ``metrics``: accuracy with its bootstrap interval, pass@k, token and
+    truncation rates, format adherence, held-out NLL."""
+    correct = [[scores[i * n + s].correct for s in range(n)] for i in range(n_items)]
+    preds = [[scores[i * n + s].pred for s in range(n)] for i in range(n_items)]
     estimates = problem_metrics(correct, preds, config.pass_k, resamples=config.bootstrap,
                                 level=config.ci_level, seed=0)
     samples_rows = [r for _, r in ordered]
@@ -164,20 +218,13 @@ def run_eval(config: EvalConfig) -> EvalResult:
     accuracy = estimates[f"avg@{n}"].value if estimates else float("nan")
     ci = estimates.get(f"avg@{n}")
     n_choices = [int(item.meta.get("n_choices", 4)) for item, _ in ordered]
-    heldout = None
-    if config.heldout_chains:
-        from .heldout import heldout_nll
-
-        heldout = heldout_nll(settings["model"], config.heldout_chains, max_length=config.heldout_max_length,
-                              chat_template=config.chat_template,  # None/'train': the training policy
-                              device=config.device, dtype=config.dtype,
-                              num_threads=config.num_threads).as_dict()
-    metrics: dict[str, Any] = {
+    heldout = _heldout(config, settings)
+    return {
         "accuracy": accuracy,
         "ci_level": config.ci_level,
         "ci_method": f"percentile bootstrap over problems ({config.bootstrap} resamples, seed 0)",
         **{k: v.as_dict() for k, v in estimates.items()},
-        "n_problems": len(items),
+        "n_problems": n_items,
         "n_samples_per_problem": n,
         "n_samples": len(samples_rows),
         "mean_completion_tokens": completion,
@@ -195,7 +242,14 @@ def run_eval(config: EvalConfig) -> EvalResult:
                                              n_choices),
         "heldout_nll": heldout,
     }
-    run = {
+
+
+def _run_record(config: EvalConfig, name: str, meta: dict[str, Any], spec: Any, metrics: dict[str, Any],
+                infer_result: InferResult | None) -> dict[str, Any]:
+    """The run JSON (``files`` is added by the caller): settings, versions and metrics."""
+    settings = meta["settings"]
+    bench = settings["benchmark"]
+    return {
         "schema": SCHEMA,
         "run_name": name,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -205,7 +259,7 @@ def run_eval(config: EvalConfig) -> EvalResult:
         "benchmark": bench,
         "enable_thinking": settings["enable_thinking"],
         "sampling": settings["sampling"],
-        "n": n,
+        "n": int(settings["n"]),
         "seed": settings["seed"],
         "prompt": {"template": bench["prompt_template"], "system": bench["system_prompt"],
                    "example_messages": meta.get("example_messages"),
@@ -216,15 +270,4 @@ def run_eval(config: EvalConfig) -> EvalResult:
         "infer": None if infer_result is None else {
             "generated": infer_result.generated, "skipped": infer_result.skipped,
             "seconds": round(infer_result.seconds, 3), "tokens_per_s": round(infer_result.tokens_per_s, 2)},
-        "files": {"infer": str(infer_path), "infer_meta": str(infer_path.with_name(infer_path.name + ".meta.json")),
-                  "samples": str(samples_path)},
     }
-    run_json = out_dir / f"{name}.json"
-    with atomic_open(run_json, "w") as fh:
-        json.dump(run, fh, indent=2, ensure_ascii=False)
-    errors = [r["error"] for r in samples_rows if r.get("error")]
-    if errors and len(errors) == len(samples_rows):
-        raise ThoughtDistillError(f"{run_json}: all {len(errors)} generations failed, no score "
-                                  f"(first error: {errors[0]})")
-    return EvalResult(run_json, samples_path, infer_path, metrics, infer_result,
-                      failed=len(errors), first_error=errors[0] if errors else None)
