@@ -127,6 +127,8 @@ def test_stage_commands_keep_their_flags():
                   "--per-question --samples-per-bin --total --rv-target --match --n --max-chains --max-tokens "
                   "--max-per-question --eval-file --decontaminate-against --no-near-dedup --no-decontaminate "
                   "--no-figures --seed --on-error",
+        "train": "--config -c --data --student --output-dir -o --max-length --overlength --epochs --max-steps --lr "
+                 "--batching --resume --overwrite --preflight --dry-run --validate",
         "verify": "--config -c --input -i --output -o --input-format --processes --code-workers --cpu-s "
                   "--wall-s --memory-mb --limit",
     }

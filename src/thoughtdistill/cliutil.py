@@ -118,7 +118,7 @@ def _scalar(tp: Any) -> Any | None:
         return str
     if typing.get_origin(tp) in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if str in args and all(_scalar(a) is not None or _submodel(a) for a in args):
+        if str in args and all(a is str or _submodel(a) for a in args):
             return str  # e.g. list[str | FilterSpec]: strings on the command line
     return None
 
@@ -176,21 +176,24 @@ def _help(info: Any, tp: Any, *, flag: str | None = None) -> str:
 
 
 def _leaves(model: type[BaseModel], path: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], Any]]:
+    """Fields, a section's fields one level down; a section within a section is one YAML value."""
     for name, info in model.model_fields.items():
         sub = _submodel(info.annotation)
-        if sub is not None:
+        if sub is not None and not path:
             yield from _leaves(sub, (*path, name))
         else:
             yield (*path, name), info
 
 
 def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str, ...]] | None = None,
-                  skip: Iterable[str] = (), comma: Iterable[str] = ()) -> list[FieldOption]:
+                  skip: Iterable[str] = (), comma: Iterable[str] = (),
+                  prefixed: Iterable[str] = ()) -> list[FieldOption]:
     """An option per field of ``model``. ``names``: dotted field -> its flag(s), replacing the
     derived name (``{"learning_rate": "--lr", "enable_thinking": "--thinking/--no-thinking"}``);
     ``skip``: dotted fields (or sections) the command handles itself, or not at all;
-    ``comma``: list fields given as one comma-separated value instead of a repeated flag."""
-    comma = set(comma)
+    ``comma``: list fields given as one comma-separated value instead of a repeated flag;
+    ``prefixed``: sections whose fields always carry the section's name (``--lora-r``)."""
+    comma, prefixed = set(comma), set(prefixed)
     names = dict(names or {})
     skipped = tuple(skip)
     leaves = [(p, i) for p, i in _leaves(model)
@@ -204,7 +207,8 @@ def field_options(model: type[BaseModel], *, names: Mapping[str, str | tuple[str
         annotation, as_yaml = _cli_type(info.annotation)
         if dotted in comma:
             annotation, as_yaml = Optional[str], False
-        flag = (path[-1] if len(path) == 1 or counts[path[-1]] == 1 else "_".join(path)).replace("_", "-")
+        bare = len(path) == 1 or (counts[path[-1]] == 1 and path[0] not in prefixed)
+        flag = (path[-1] if bare else "_".join(path)).replace("_", "-")
         decls = names.get(dotted)
         if isinstance(decls, str):
             decls = (decls,)
@@ -273,7 +277,8 @@ def _decls_of(param: inspect.Parameter) -> set[str]:
 
 def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
                    names: Mapping[str, str | tuple[str, ...]] | None = None,
-                   skip: Iterable[str] = (), comma: Iterable[str] = (), endpoints: EndpointFlags | None = None,
+                   skip: Iterable[str] = (), comma: Iterable[str] = (), prefixed: Iterable[str] = (),
+                   endpoints: EndpointFlags | None = None,
                    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a typer command: the command gets an option per field of ``model`` (beside its
     own parameters) and receives the given ones as ``overrides`` (nested dict).
@@ -288,7 +293,7 @@ def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         cls = model if isinstance(model, type) else model()
         options = field_options(cls, names=names, skip=[*skip, *([endpoints.field] if endpoints else [])],
-                                comma=comma)
+                                comma=comma, prefixed=prefixed)
         if endpoints is not None:
             options = endpoint_options(cls, endpoints) + options
         sig = inspect.signature(fn, eval_str=True)

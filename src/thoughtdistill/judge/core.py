@@ -48,8 +48,8 @@ RAW_KEEP = 2000  # characters of a judge's reply kept in a parsed Judgment (the 
 
 
 class JudgeConfig(StageConfig):
-    input: IOPath[Path]
-    output: IOPath[Path]
+    input: IOPath[Path] = Field(description="chains (JSONL/JSON/Parquet/datasets folder, or hf:REPO[:SPLIT])")
+    output: IOPath[Path] = Field(description="annotated chains; the format follows the suffix")
     input_format: str | None = Field(default=None, description="input format (default: detected)")
     judges: list[EndpointConfig] = Field(default_factory=list, description="LLM judges (name = judge label)")
     metrics: list[Literal["Reasoning_Verbosity", "Cognitive_Difficulty", "correctness"]] = Field(
@@ -68,9 +68,10 @@ class JudgeConfig(StageConfig):
                                "when a reply cannot be parsed")
     temperature: float | None = Field(default=0.0, ge=0, description="judges' sampling temperature")
     work_dir: NoEffectPath[Path | None] = Field(default=None, description="journal; default <output>.work")
-    cache: bool = True
-    cache_dir: NoEffectPath[Path | None] = None
-    retry_failed: bool = True
+    cache: bool = Field(default=True, description="use the response cache")
+    cache_dir: NoEffectPath[Path | None] = Field(default=None, description="response cache folder "
+                                                 "(default: the user cache folder)")
+    retry_failed: bool = Field(default=True, description="on resume, re-send requests that failed for good")
     agreement_report: IOPath[Path | None] = Field(default=None, description="default <output>.agreement.json")
     processes: int = Field(default=2, ge=1, description="math-verify worker processes")
     code_workers: int = Field(default=2, ge=1, description="sandboxed code runs at once")

@@ -1,40 +1,40 @@
-"""``thoughtdistill train``."""
+"""``thoughtdistill train``: its options come from :class:`~.config.TrainConfig`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+
+from ..cliutil import config_options
+
+
+def _config() -> type:
+    from .config import TrainConfig
+
+    return TrainConfig
 
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
+    @config_options(_config, names={"output_dir": ("--output-dir", "-o"), "learning_rate": ("--lr", "--learning-rate")},
+                    prefixed=["lora", "kd"])
     def train(
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON TrainConfig or recipe (train: section)"),
-        data: Optional[list[str]] = typer.Option(None, "--data", help="canonical JSONL of selected records"),
-        student: Optional[str] = typer.Option(None, "--student", help="student HF folder or fixture name"),
-        output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o", help="run folder: the trained model goes to <dir>/model, logs beside it"),
-        max_length: Optional[int] = typer.Option(None, "--max-length", help="max tokens per rendered conversation (longer ones follow --overlength)"),
-        overlength: Optional[str] = typer.Option(None, "--overlength", help="drop | truncate_thought"),
-        epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the data"),
-        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="stop after this many optimiser steps (overrides --epochs)"),
-        learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
-        batching: Optional[str] = typer.Option(None, "--batching", help="padded | padding_free | packing"),
-        resume: bool = typer.Option(False, "--resume", help="resume from the last checkpoint in output-dir"),
-        overwrite: bool = typer.Option(False, "--overwrite", help="replace a finished model in output-dir"),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON TrainConfig or recipe (train: "
+                                              "section); flags override it"),
+        resume: bool = typer.Option(False, "--resume", help="resume from the last checkpoint in output-dir "
+                                    "(resume_from_checkpoint: true)"),
         preflight: bool = typer.Option(False, "--preflight", help="render samples, check masks/template, no training"),
         dry_run: bool = typer.Option(False, "--dry-run", "--validate", help="load and check the config only"),
+        overrides: dict[str, Any] = {},
     ) -> None:
         """Fine-tune a thinking student on selected chains (SFT, or white-box KD with a kd section)."""
         from .recipes import dry_run_notes, load_train_config, validate_recipe
 
-        overrides = {
-            "data": data or None, "student": student, "output_dir": output_dir, "max_length": max_length, "overlength": overlength,
-            "epochs": epochs, "max_steps": max_steps, "learning_rate": learning_rate, "batching": batching,
-            "resume_from_checkpoint": True if resume else None, "overwrite": True if overwrite else None,
-        }
+        if resume:
+            overrides["resume_from_checkpoint"] = True
         if dry_run:
             if config is None:
                 cfg, notes = load_train_config(None, overrides), []
