@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config import StageConfig
+from ..stage_io import IOPath, StageFile, files
 
 LEVEL_MIN, LEVEL_MAX = 0, 9  # the RV / CD judge scale
 StrategyName = Literal["threshold", "rv-cd-mix", "student-fit", "random"]
@@ -155,7 +156,7 @@ class HygieneConfig(_Params):
     decontaminate: bool = Field(default=True, description="drop questions sharing an n-gram with an evaluation set")
     decontaminate_against: list[str] | None = Field(
         default=None, description="packaged benchmarks to decontaminate against, by name (default: all of them)")
-    eval_files: list[Path] = Field(default_factory=list, description="more evaluation sets: JSONL/JSON/Parquet/CSV files or hf: references")
+    eval_files: IOPath[list[Path]] = Field(default_factory=list, description="more evaluation sets: JSONL/JSON/Parquet/CSV files or hf: references")
     ngram: int = Field(default=13, ge=3, description="decontamination: words per n-gram")
 
     @model_validator(mode="before")
@@ -193,8 +194,8 @@ class BudgetConfig(_Params):
 
 
 class SelectConfig(StageConfig):
-    input: list[Path]
-    output: Path
+    input: IOPath[list[Path]]
+    output: IOPath[Path]
     strategy: StrategyName = "student-fit"
     filters: list[str | FilterSpec] = Field(default_factory=list)
     threshold: ThresholdParams = Field(default_factory=ThresholdParams)
@@ -216,3 +217,9 @@ class SelectConfig(StageConfig):
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, (str, Path)) else v
+
+    def inputs(self) -> list[StageFile]:
+        return files(self, "input", "hygiene.eval_files")
+
+    def outputs(self) -> list[StageFile]:
+        return files(self, "output")
