@@ -21,6 +21,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..cpu import usable_cores
 from ..errors import ConfigError, ThoughtDistillError
 
 Messages = list[dict[str, str]]
@@ -37,11 +38,15 @@ class Sampling(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float | None = Field(default=None, ge=0)  # 0 = greedy
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)  # 0 = off
-    min_p: float | None = Field(default=None, ge=0, le=1)
-    max_new_tokens: int = Field(default=32768, ge=1)
+    temperature: float | None = Field(default=None, ge=0, description="sampling temperature, 0 = greedy "
+                                      "(default: Qwen3's for the mode, 0.6 thinking / 0.7 not)")
+    top_p: float | None = Field(default=None, gt=0, le=1, description="nucleus sampling mass (default: Qwen3's "
+                                "for the mode, 0.95 / 0.8)")
+    top_k: int | None = Field(default=None, ge=0, description="sample among the K likeliest tokens, 0 = off "
+                              "(default: 20)")
+    min_p: float | None = Field(default=None, ge=0, le=1, description="least probability relative to the top "
+                                "token (default: off)")
+    max_new_tokens: int = Field(default=32768, ge=1, description="most tokens per sample, thought + answer")
 
     def resolved(self, enable_thinking: bool) -> "Sampling":
         defaults = THINKING_SAMPLING if enable_thinking else NON_THINKING_SAMPLING
@@ -133,10 +138,7 @@ def default_threads() -> int:
     thread (measured on 2 loaded cores: 2 threads ran ~8x slower than 1), so the 1-minute
     load average is subtracted; an idle machine gets all its cores. ``num_threads`` overrides.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     try:
         busy = int(os.getloadavg()[0])
     except (AttributeError, OSError):

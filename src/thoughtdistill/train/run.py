@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cpu import usable_cores
 from ..errors import ConfigError, ThoughtDistillError
 from .config import TrainConfig
 from .data import DataStats, build_dataset, load_dataset_file
@@ -158,10 +159,7 @@ def idle_cores(window_s: float = 0.5) -> int:
     generation). The 1-minute load average lags (it still counts the servers a pipeline has just
     stopped), so the idle time is sampled instead. Elsewhere: every allowed core.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    cores = usable_cores()
 
     def sample() -> tuple[int, int]:
         with open("/proc/stat") as fh:
@@ -190,61 +188,19 @@ def run_train(config: TrainConfig) -> TrainResult:
     """Train the student; see docs/train.md. Every input problem is raised before training."""
     started = time.time()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch
-    from accelerate import PartialState
-
-    # cpu=True when there is no GPU: under torchrun/accelerate launch this gives gloo DDP
-    # (MULTI_CPU); PartialState() alone would make every CPU process think it is alone.
-    use_cpu = _use_cpu()
-    state = PartialState(cpu=use_cpu)
-    if use_cpu and state.num_processes == 1:
-        torch.set_num_threads(config.num_threads or idle_cores())
+    state = _process_state(config)
     out = Path(config.output_dir)
     check_output_dir(config)
     student = resolve_model_path(config.student)
     tokenizer = load_tokenizer(student)
     template = resolve_template(tokenizer, config.chat_template)
     tokenizer.chat_template = template.template
-
-    teacher_tok = None
-    if config.kd is not None and config.kd.teacher:
-        teacher_path = resolve_model_path(config.kd.teacher)
-        teacher_tok = load_tokenizer(teacher_path)
-        from .teacher import check_tokenizers_match
-
-        check_tokenizers_match(tokenizer, teacher_tok, student, teacher_path)
-
+    _check_teacher_tokenizer(config, tokenizer, student)
     with state.main_process_first():
         arrow, stats = prepare_data(config, tokenizer, template, out)
     dataset = load_dataset_file(arrow)
-    problems = check_rendering(config, tokenizer, template, dataset, config.preflight_samples)
-    if problems:
-        raise ThoughtDistillError("rendering check failed (run --preflight to see it): " + "; ".join(problems[:3]))
-    if config.kd is not None and config.kd.mode == "on_policy":
-        from .onpolicy import check_on_policy
-
-        check_on_policy(config, tokenizer, dataset, student)
-
-    store = None
-    store_path = None
-    if config.kd is not None:
-        from .teacher import TopKStore, precompute_topk, tokenizer_fingerprint
-
-        if config.kd.mode not in ("on_the_fly", "on_policy"):
-            store_path = default_store_path(config)
-            if config.kd.mode == "precompute":
-                with state.main_process_first():
-                    if state.is_main_process:
-                        precompute_topk(dataset, resolve_model_path(config.kd.teacher), store_path,
-                                        config.kd.top_k, tokenizer_fingerprint(tokenizer))
-            store = TopKStore(store_path)
-            if store.meta["tokenizer"] != tokenizer_fingerprint(tokenizer):
-                raise ConfigError(f"{store_path}: teacher log-probs were made with another tokenizer")
-            if store.k != config.kd.top_k:
-                raise ConfigError(f"{store_path}: store has top-{store.k}, config asks top-{config.kd.top_k}")
-            missing = [sid for sid in dataset["sample_id"] if sid not in store]
-            if missing:
-                raise ConfigError(f"{store_path}: no teacher log-probs for {len(missing)} samples, e.g. {missing[0]}")
+    _check_data(config, tokenizer, template, dataset, student)
+    store, store_path = _teacher_store(config, tokenizer, dataset, state)
 
     trainer = _build_trainer(config, student, tokenizer, dataset, store)
     from ..progress import train_callback
@@ -264,7 +220,6 @@ def run_train(config: TrainConfig) -> TrainResult:
     if trainer.is_world_process_zero():
         _save_model(trainer, tokenizer, model_dir, config)
     state.wait_for_everyone()
-    log_path = out / "trainer_log.json"
     losses = [e["loss"] for e in log]
     result = TrainResult(
         output_dir=out,
@@ -278,7 +233,7 @@ def run_train(config: TrainConfig) -> TrainResult:
         train_loss=getattr(train_out, "training_loss", None),
         first_loss=losses[0] if losses else None,
         last_loss=losses[-1] if losses else None,
-        log_path=log_path,
+        log_path=out / "trainer_log.json",
         runtime_s=time.time() - started,
         template_source=template.source,
         teacher_logprobs=store_path,
@@ -287,17 +242,78 @@ def run_train(config: TrainConfig) -> TrainResult:
         stats=stats.summary(),
     )
     if trainer.is_world_process_zero():
-        log_path.write_text(json.dumps(log, indent=1))
-        summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
-        (out / "train_result.json").write_text(json.dumps(summary, indent=1, default=str))
-        (model_dir / "README.md").write_text(model_card(config, result, template))
+        _write_run_files(config, result, log, template)
     return result
 
 
-def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store):
+def _process_state(config: TrainConfig):
+    """accelerate's process state; a lone CPU process gets ``num_threads`` (or the idle cores)."""
     import torch
+    from accelerate import PartialState
+
+    # cpu=True when there is no GPU: under torchrun/accelerate launch this gives gloo DDP
+    # (MULTI_CPU); PartialState() alone would make every CPU process think it is alone.
+    use_cpu = _use_cpu()
+    state = PartialState(cpu=use_cpu)
+    if use_cpu and state.num_processes == 1:
+        torch.set_num_threads(config.num_threads or idle_cores())
+    return state
+
+
+def _check_teacher_tokenizer(config: TrainConfig, tokenizer, student: str) -> None:
+    if config.kd is not None and config.kd.teacher:
+        teacher_path = resolve_model_path(config.kd.teacher)
+        teacher_tok = load_tokenizer(teacher_path)
+        from .teacher import check_tokenizers_match
+
+        check_tokenizers_match(tokenizer, teacher_tok, student, teacher_path)
+
+
+def _check_data(config: TrainConfig, tokenizer, template, dataset, student: str) -> None:
+    """The rendering check (and the on-policy one) on the prepared data, before training."""
+    problems = check_rendering(config, tokenizer, template, dataset, config.preflight_samples)
+    if problems:
+        raise ThoughtDistillError("rendering check failed (run --preflight to see it): " + "; ".join(problems[:3]))
+    if config.kd is not None and config.kd.mode == "on_policy":
+        from .onpolicy import check_on_policy
+
+        check_on_policy(config, tokenizer, dataset, student)
+
+
+def _teacher_store(config: TrainConfig, tokenizer, dataset, state):
+    """Offline KD: the teacher's top-k log-probs store (precomputed now in mode precompute),
+    checked against the tokenizer, top-k and samples; (None, None) for SFT and online KD."""
+    if config.kd is None or config.kd.mode in ("on_the_fly", "on_policy"):
+        return None, None
+    from .teacher import TopKStore, precompute_topk, tokenizer_fingerprint
+
+    store_path = default_store_path(config)
+    if config.kd.mode == "precompute":
+        with state.main_process_first():
+            if state.is_main_process:
+                precompute_topk(dataset, resolve_model_path(config.kd.teacher), store_path,
+                                config.kd.top_k, tokenizer_fingerprint(tokenizer))
+    store = TopKStore(store_path)
+    if store.meta["tokenizer"] != tokenizer_fingerprint(tokenizer):
+        raise ConfigError(f"{store_path}: teacher log-probs were made with another tokenizer")
+    if store.k != config.kd.top_k:
+        raise ConfigError(f"{store_path}: store has top-{store.k}, config asks top-{config.kd.top_k}")
+    missing = [sid for sid in dataset["sample_id"] if sid not in store]
+    if missing:
+        raise ConfigError(f"{store_path}: no teacher log-probs for {len(missing)} samples, e.g. {missing[0]}")
+    return store, store_path
+
+
+def _write_run_files(config: TrainConfig, result: TrainResult, log: list[dict], template) -> None:
+    """trainer_log.json, train_result.json and the model card (main process only)."""
+    result.log_path.write_text(json.dumps(log, indent=1))
+    summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
+    (result.output_dir / "train_result.json").write_text(json.dumps(summary, indent=1, default=str))
+    (result.model_dir / "README.md").write_text(model_card(config, result, template))
+
+
+def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store):
     from transformers import AutoModelForCausalLM
-    from trl import SFTConfig
 
     bf16 = _bf16(config)
     if config.liger:
@@ -307,11 +323,43 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
             raise ConfigError("liger: true needs the liger-kernel package (pip install -e .[liger]; GPU only)")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    packing = config.batching == "packing"
     padding_free = config.batching in ("padding_free", "packing")
     kwargs: dict[str, Any] = {}
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
+    model = _load_student(student, tokenizer, bf16, kwargs)
+    args = _training_args(config, bf16)
+    peft_config = _lora_config(config)
+    train_ds = dataset if config.kd is not None else dataset.remove_columns(["sample_id"])
+    if config.kd is None:
+        from trl import SFTTrainer
+
+        return SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                          peft_config=peft_config)
+    if config.kd.mode == "on_policy":
+        from .onpolicy import build_on_policy_trainer
+
+        return build_on_policy_trainer(config, model, args, train_ds, tokenizer, peft_config, lambda path: (
+            AutoModelForCausalLM.from_pretrained(resolve_model_path(path), dtype=model.dtype, **kwargs)))
+    from .kd import KDCollator, KDTrainer
+
+    teacher_model = None
+    if config.kd.mode == "on_the_fly":
+        teacher_model = _load_teacher(config, bf16, kwargs)
+    collator = KDCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                          else tokenizer.eos_token_id, padding_free=padding_free, store=store)
+    trainer = KDTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                        peft_config=peft_config, data_collator=collator, kd_settings=config.kd,
+                        teacher_model=teacher_model)
+    if teacher_model is not None:
+        trainer.teacher_model = teacher_model.to(trainer.accelerator.device)
+    return trainer
+
+
+def _load_student(student: str, tokenizer, bf16: bool, kwargs: dict[str, Any]):
+    import torch
+    from transformers import AutoModelForCausalLM
+
     model = AutoModelForCausalLM.from_pretrained(
         student, dtype=torch.bfloat16 if bf16 else torch.float32, **kwargs
     )
@@ -322,7 +370,27 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
             f"{student}: the model has {model.get_input_embeddings().weight.shape[0]} embeddings but its "
             f"tokenizer {len(tokenizer)} tokens"
         )
-    args = SFTConfig(
+    return model
+
+
+def _load_teacher(config: TrainConfig, bf16: bool, kwargs: dict[str, Any]):
+    """The frozen teacher of on-the-fly KD, in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    teacher_model = AutoModelForCausalLM.from_pretrained(
+        resolve_model_path(config.kd.teacher), dtype=torch.bfloat16 if bf16 else torch.float32, **kwargs
+    ).eval()
+    teacher_model.requires_grad_(False)
+    return teacher_model
+
+
+def _training_args(config: TrainConfig, bf16: bool):
+    from trl import SFTConfig
+
+    packing = config.batching == "packing"
+    padding_free = config.batching in ("padding_free", "packing")
+    return SFTConfig(
         output_dir=str(config.output_dir),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -356,41 +424,17 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
         # without a GPU: CPU processes joined over gloo when launched with torchrun/accelerate
         use_cpu=_use_cpu(),
     )
-    peft_config = None
-    if config.lora is not None:
-        from peft import LoraConfig
 
-        peft_config = LoraConfig(
-            r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-            target_modules=config.lora.target_modules, task_type="CAUSAL_LM",
-        )
-    train_ds = dataset if config.kd is not None else dataset.remove_columns(["sample_id"])
-    if config.kd is None:
-        from trl import SFTTrainer
 
-        return SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                          peft_config=peft_config)
-    if config.kd.mode == "on_policy":
-        from .onpolicy import build_on_policy_trainer
+def _lora_config(config: TrainConfig):
+    if config.lora is None:
+        return None
+    from peft import LoraConfig
 
-        return build_on_policy_trainer(config, model, args, train_ds, tokenizer, peft_config, lambda path: (
-            AutoModelForCausalLM.from_pretrained(resolve_model_path(path), dtype=model.dtype, **kwargs)))
-    from .kd import KDCollator, KDTrainer
-
-    teacher_model = None
-    if config.kd.mode == "on_the_fly":
-        teacher_model = AutoModelForCausalLM.from_pretrained(
-            resolve_model_path(config.kd.teacher), dtype=torch.bfloat16 if bf16 else torch.float32, **kwargs
-        ).eval()
-        teacher_model.requires_grad_(False)
-    collator = KDCollator(pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                          else tokenizer.eos_token_id, padding_free=padding_free, store=store)
-    trainer = KDTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                        peft_config=peft_config, data_collator=collator, kd_settings=config.kd,
-                        teacher_model=teacher_model)
-    if teacher_model is not None:
-        trainer.teacher_model = teacher_model.to(trainer.accelerator.device)
-    return trainer
+    return LoraConfig(
+        r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules, task_type="CAUSAL_LM",
+    )
 
 
 def _save_model(trainer, tokenizer, model_dir: Path, config: TrainConfig) -> None:
