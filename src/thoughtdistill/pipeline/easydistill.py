@@ -286,7 +286,8 @@ def easydistill_recipe(path: str | Path, *, dry_run: bool = False, backend: str 
         raise ConfigError(f"{path}: {exc}{hint}") from None
 
 
-def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: str) -> tuple[Recipe, list[str]]:
+def _check_job(config: dict[str, Any]) -> tuple[str, list[str]]:
+    """The job type (refused when out of scope or unknown) and the first warnings."""
     job = str(config["job_type"])
     warnings: list[str] = []
     if job not in JOB_TYPES:
@@ -297,91 +298,116 @@ def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: st
     unknown = unknown_fields(config)
     if unknown:
         warnings.append(f"unknown EasyDistill fields ignored: {', '.join(unknown)}")
+    return job, warnings
+
+
+def _teacher(job: str, config: dict[str, Any], dry_run: bool, backend: str,
+             warnings: list[str]) -> tuple[dict[str, ServerSpec], dict[str, Any] | None]:
+    """(local servers, the teacher endpoint): an API, a local teacher server, or none (train only)."""
     ds = config.get("dataset") or {}
     inf = config.get("inference") or {}
-    is_api = job.endswith("_api")
-    local = job.endswith(("_batch", "_local")) or job == "kd_white_box"
-    if is_api:
+    if job.endswith("_api"):
         ignored = sorted(k for k in VLLM_ONLY if k in inf)
         if ignored:
             warnings.append(f"inference fields for a local vLLM have no effect on an API job: {', '.join(ignored)}")
-    servers: dict[str, ServerSpec] = {}
-    endpoint: dict[str, Any] | None = None
-    if is_api:
-        endpoint = _api_endpoint(inf, dry_run, warnings)
-    elif local:
-        servers["teacher"] = _local_server(config, inf, backend)
-        endpoint = _local_endpoint(inf)
+        return {}, _api_endpoint(inf, dry_run, warnings)
+    if job.endswith(("_batch", "_local")) or job == "kd_white_box":
         if ds.get("template") and not job.startswith("kd_"):
             warnings.append(f"dataset.template ({ds['template']}): the local teacher renders prompts with "
                             "its own chat template (EasyDistill's hand-written template is not used)")
-    stages: list[StageSpec] = []
+        return {"teacher": _local_server(config, inf, backend)}, _local_endpoint(inf)
+    return {}, None
 
-    def need(section: dict[str, Any], key: str, where: str) -> str:
-        if not section.get(key):
-            raise ConfigError(f"{job}: {where}.{key} is required")
-        return str(section[key])
 
-    questions = "${stages.prepare.dir}/questions.jsonl"
-    chains = "${stages.generate.dir}/chains.jsonl"
+def _need(job: str, section: dict[str, Any], key: str, where: str) -> str:
+    if not section.get(key):
+        raise ConfigError(f"{job}: {where}.{key} is required")
+    return str(section[key])
+
+
+def _prepare(source: str, output: str, **options: Any) -> StageSpec:
+    return StageSpec(name="prepare", config={"sources": [{"path": source, "format": "easydistill"}],
+                                             "output": f"${{stage_dir}}/{output}", **options})
+
+
+def _export(data: str, output: str, fmt: str) -> StageSpec:
+    return StageSpec(name="export", uses="easydistill_export", config={"input": data, "output": output, "format": fmt})
+
+
+QUESTIONS = "${stages.prepare.dir}/questions.jsonl"
+CHAINS = "${stages.generate.dir}/chains.jsonl"
+
+
+def _generation_stages(job: str, ds: dict[str, Any], inf: dict[str, Any], endpoint: Any, n: int) -> list[StageSpec]:
+    prompt = inf.get("prompt")
+    return [
+        _prepare(_need(job, ds, "input_path", "dataset"), "questions.jsonl", keep_chains=False),
+        StageSpec(name="generate", config={
+            "input": QUESTIONS, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
+            "prompt": "plain", "user_template": (f"{prompt}\n{{question}}" if prompt else "{question}")}),
+        _export(CHAINS, _need(job, ds, "output_path", "dataset"), "generation")]
+
+
+def _eval_stages(job: str, config: dict[str, Any], endpoint: Any, warnings: list[str]) -> list[StageSpec]:
+    ds = config.get("dataset") or {}
+    judge = {k: v for k, v in endpoint.items() if k not in ("temperature", "seed")}
+    judge["name"] = "judge"
+    prompts = (config.get("eval") or {}).get("prompts_file")
+    if not prompts:
+        warnings.append("cot_eval_api: no eval.prompts_file (EasyDistill's configs/prompts/"
+                        "default_cot_eval_prompts.yaml), so the judge uses thoughtdistill's own rubric")
+    rubric = {"rubric": "easydistill", "rubric_file": str(prompts)} if prompts else {"rubric": "thoughtdistill"}
+    return [
+        _prepare(_need(job, ds, "input_path", "dataset"), "chains.jsonl", keep_chains=True),
+        StageSpec(name="judge", config={
+            "input": "${stages.prepare.dir}/chains.jsonl", "output": "${stage_dir}/annotated.jsonl",
+            "judges": [judge], **rubric}),
+        _export("${stages.judge.dir}/annotated.jsonl", _need(job, ds, "output_path", "dataset"), "eval")]
+
+
+def _rewrite_stages(job: str, ds: dict[str, Any], inf: dict[str, Any], endpoint: Any) -> list[StageSpec]:
+    direction = "long2short" if "long2short" in job else "short2long"
+    return [
+        _prepare(_need(job, ds, "input_path", "dataset"), "requests.jsonl",
+                 rewrite={"direction": direction, "prompt": _need(job, inf, "prompt", "inference")}),
+        StageSpec(name="generate", config={
+            "input": "${stages.prepare.dir}/requests.jsonl", "output": "${stage_dir}/chains.jsonl",
+            "teachers": [endpoint], "n": 1, "prompt": "plain"}),
+        _export(CHAINS, _need(job, ds, "output_path", "dataset"), "rewrite")]
+
+
+def _kd_stages(job: str, config: dict[str, Any], endpoint: Any, n: int, warnings: list[str]) -> list[StageSpec]:
+    ds = config.get("dataset") or {}
+    inf = config.get("inference") or {}
+    white_box = job.startswith("kd_white_box")
+    if endpoint is None:  # *_train_only: the labeled data is given
+        return [_prepare(_need(job, ds, "labeled_path", "dataset"), "labeled.jsonl", keep_chains=True),
+                StageSpec(name="train", config=_train_config(
+                    config, "${stages.prepare.dir}/labeled.jsonl", white_box=white_box, warnings=warnings))]
+    return [
+        _prepare(_need(job, ds, "instruction_path", "dataset"), "questions.jsonl", keep_chains=False),
+        StageSpec(name="generate", config={
+            "input": QUESTIONS, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
+            "prompt": "plain",
+            "system_prompt": inf.get("system_prompt") or None}),
+        _export(CHAINS, _need(job, ds, "labeled_path", "dataset"), "labeled"),
+        StageSpec(name="train", config=_train_config(config, CHAINS, white_box=white_box, warnings=warnings))]
+
+
+def _recipe(config: dict[str, Any], path: str | Path, dry_run: bool, backend: str) -> tuple[Recipe, list[str]]:
+    job, warnings = _check_job(config)
+    servers, endpoint = _teacher(job, config, dry_run, backend, warnings)
+    ds = config.get("dataset") or {}
+    inf = config.get("inference") or {}
     n = _number(inf, "inference", "n", int, 1)
     if job in ("cot_generation_api", "cot_generation_batch"):
-        stages.append(StageSpec(name="prepare", config={
-            "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
-            "output": "${stage_dir}/questions.jsonl", "keep_chains": False}))
-        prompt = inf.get("prompt")
-        stages.append(StageSpec(name="generate", config={
-            "input": questions, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
-            "prompt": "plain", "user_template": (f"{prompt}\n{{question}}" if prompt else "{question}")}))
-        stages.append(StageSpec(name="export", uses="easydistill_export", config={
-            "input": chains, "output": need(ds, "output_path", "dataset"), "format": "generation"}))
+        stages = _generation_stages(job, ds, inf, endpoint, n)
     elif job == "cot_eval_api":
-        stages.append(StageSpec(name="prepare", config={
-            "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
-            "output": "${stage_dir}/chains.jsonl", "keep_chains": True}))
-        judge = {k: v for k, v in endpoint.items() if k not in ("temperature", "seed")}
-        judge["name"] = "judge"
-        prompts = (config.get("eval") or {}).get("prompts_file")
-        if not prompts:
-            warnings.append("cot_eval_api: no eval.prompts_file (EasyDistill's configs/prompts/"
-                            "default_cot_eval_prompts.yaml), so the judge uses thoughtdistill's own rubric")
-        rubric = {"rubric": "easydistill", "rubric_file": str(prompts)} if prompts else {"rubric": "thoughtdistill"}
-        stages.append(StageSpec(name="judge", config={
-            "input": "${stages.prepare.dir}/chains.jsonl", "output": "${stage_dir}/annotated.jsonl",
-            "judges": [judge], **rubric}))
-        stages.append(StageSpec(name="export", uses="easydistill_export", config={
-            "input": "${stages.judge.dir}/annotated.jsonl", "output": need(ds, "output_path", "dataset"),
-            "format": "eval"}))
+        stages = _eval_stages(job, config, endpoint, warnings)
     elif job.startswith(("cot_long2short", "cot_short2long")):
-        direction = "long2short" if "long2short" in job else "short2long"
-        stages.append(StageSpec(name="prepare", config={
-            "sources": [{"path": need(ds, "input_path", "dataset"), "format": "easydistill"}],
-            "output": "${stage_dir}/requests.jsonl",
-            "rewrite": {"direction": direction, "prompt": need(inf, "prompt", "inference")}}))
-        stages.append(StageSpec(name="generate", config={
-            "input": "${stages.prepare.dir}/requests.jsonl", "output": "${stage_dir}/chains.jsonl",
-            "teachers": [endpoint], "n": 1, "prompt": "plain"}))
-        stages.append(StageSpec(name="export", uses="easydistill_export", config={
-            "input": chains, "output": need(ds, "output_path", "dataset"), "format": "rewrite"}))
-    elif job in ("kd_black_box_api", "kd_black_box_local", "kd_white_box", "kd_white_box_local"):
-        stages.append(StageSpec(name="prepare", config={
-            "sources": [{"path": need(ds, "instruction_path", "dataset"), "format": "easydistill"}],
-            "output": "${stage_dir}/questions.jsonl", "keep_chains": False}))
-        system = inf.get("system_prompt")
-        stages.append(StageSpec(name="generate", config={
-            "input": questions, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
-            "prompt": "plain", "system_prompt": system or None}))
-        stages.append(StageSpec(name="export", uses="easydistill_export", config={
-            "input": chains, "output": need(ds, "labeled_path", "dataset"), "format": "labeled"}))
-        stages.append(StageSpec(name="train", config=_train_config(
-            config, chains, white_box=job.startswith("kd_white_box"), warnings=warnings)))
-    else:  # *_train_only
-        stages.append(StageSpec(name="prepare", config={
-            "sources": [{"path": need(ds, "labeled_path", "dataset"), "format": "easydistill"}],
-            "output": "${stage_dir}/labeled.jsonl", "keep_chains": True}))
-        stages.append(StageSpec(name="train", config=_train_config(
-            config, "${stages.prepare.dir}/labeled.jsonl", white_box=job.startswith("kd_white_box"),
-            warnings=warnings)))
+        stages = _rewrite_stages(job, ds, inf, endpoint)
+    else:  # kd_*: black box / white box, with a teacher or train only
+        stages = _kd_stages(job, config, endpoint, n, warnings)
     stages.append(StageSpec(name="report", config={"run_dir": "${run_dir}", "output_dir": "${stage_dir}",
                                                    "title": f"EasyDistill {job}"}))
     name = Path(path).stem
