@@ -62,6 +62,34 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
     run_dir = Path(run_dir).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else run_dir / "report"
     manifests = load_manifests(run_dir)
+    stages, per_stage = _stage_rows(manifests, run_dir, out_dir)
+
+    def stats_of(kinds: tuple[str, ...]) -> dict[str, Any] | None:
+        m = _last([x for x in manifests if x["stage"] in per_stage], kinds)
+        return per_stage[m["stage"]] if m else None
+
+    prep, gen = stats_of(("prepare",)), stats_of(("generate",))
+    annotated, selected = stats_of(("verify", "judge")), stats_of(("select",))
+    evaluation = _evaluation(manifests, run_dir, out_dir)
+    tokens = {"generation_prompt": (gen or {}).get("prompt_tokens", 0),
+              "generation_completion": (gen or {}).get("completion_tokens", 0),
+              "evaluation": sum(r["tokens_spent"] or 0 for r in evaluation)}
+    data = {"run_dir": str(run_dir), "recipe": _recipe_name(run_dir),
+            "funnel": _funnel(prep, gen, annotated, selected), "stages": stages,
+            "heatmaps": _heatmaps(annotated, selected), "lengths": _lengths(gen or annotated, selected),
+            "training": _training(manifests, run_dir, out_dir), "evaluation": evaluation,
+            "selection": _selection(manifests, run_dir, out_dir), "tokens": tokens,
+            "files": _data_files(run_dir, out_dir, max_files),
+            "teachers": (gen or {}).get("teachers", {}), "teacher_table": _teacher_table(annotated or gen, selected),
+            "judge": _judge_section(manifests, per_stage),
+            "selected_with_thought": (selected or {}).get("with_thought")}
+    data["what_happened"] = what_happened(data)
+    return data
+
+
+def _stage_rows(manifests: list[dict[str, Any]], run_dir: Path,
+                out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """One row per stage, and the chain statistics of each stage that wrote records."""
     per_stage: dict[str, dict[str, Any]] = {}
     stages = []
     for m in manifests:
@@ -76,13 +104,11 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
                              judged=stats["judged"], rule_verified=stats["rule_verified"],
                              correct=stats["correct"], verified=stats["correct"])
         stages.append(entry)
+    return stages, per_stage
 
-    def stats_of(kinds: tuple[str, ...]) -> dict[str, Any] | None:
-        m = _last([x for x in manifests if x["stage"] in per_stage], kinds)
-        return per_stage[m["stage"]] if m else None
 
-    prep, gen = stats_of(("prepare",)), stats_of(("generate",))
-    annotated, selected = stats_of(("verify", "judge")), stats_of(("select",))
+def _funnel(prep: dict[str, Any] | None, gen: dict[str, Any] | None, annotated: dict[str, Any] | None,
+            selected: dict[str, Any] | None) -> dict[str, int | None]:
     funnel = {
         "questions": (prep or gen or {}).get("questions"),
         "chains": gen["chains_ok"] if gen else None,
@@ -94,23 +120,38 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
     if gen and prep is None:
         funnel["questions"] = gen["questions"]
     funnel["verified"] = funnel["correct"]  # older name of "correct"; not shown
-    teachers = _teacher_table(annotated or gen, selected)
-    judge = None
+    return funnel
+
+
+def _judge_section(manifests: list[dict[str, Any]], per_stage: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     judged_m = _last([x for x in manifests if x["stage"] in per_stage], ("judge",))
-    if judged_m is not None:
-        try:
-            judge = {"stage": judged_m["stage"], **judge_diagnostics(Path(per_stage[judged_m["stage"]]["file"]))}
-        except Exception:  # noqa: BLE001 - a report never fails on one section
-            judge = None
+    if judged_m is None:
+        return None
+    try:
+        return {"stage": judged_m["stage"], **judge_diagnostics(Path(per_stage[judged_m["stage"]]["file"]))}
+    except Exception:  # noqa: BLE001 - a report never fails on one section
+        return None
+
+
+def _heatmaps(annotated: dict[str, Any] | None, selected: dict[str, Any] | None) -> dict[str, Any]:
     heatmaps = {}
     if annotated and annotated["judged"]:
         heatmaps["all annotated chains"] = annotated["rv_cd"]
     if selected and selected["judged"]:
         heatmaps["selected chains"] = selected["rv_cd"]
+    return heatmaps
+
+
+def _lengths(generated: dict[str, Any] | None, selected: dict[str, Any] | None) -> dict[str, Any]:
     lengths = {}
-    for label, st in (("generated", gen or annotated), ("selected", selected)):
+    for label, st in (("generated", generated), ("selected", selected)):
         if st and st["lengths"]:
             lengths[label] = {"values": st["lengths"], "unit": st["length_unit"]}
+    return lengths
+
+
+def _training(manifests: list[dict[str, Any]], run_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """The last train stage's loss curve and facts."""
     training: dict[str, Any] = {}
     train = _last(manifests, ("train",))
     if train:
@@ -118,6 +159,11 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
         if logs:
             training = {"log": _rel(logs[0], out_dir), **loss_curve(logs[0])}
         training.update(_train_facts(train))
+    return training
+
+
+def _evaluation(manifests: list[dict[str, Any]], run_dir: Path, out_dir: Path) -> list[dict[str, Any]]:
+    """Every evaluation run of every evaluate stage."""
     evaluation = []
     for m in manifests:
         if m.get("kind") == "evaluate":
@@ -125,26 +171,21 @@ def collect(run_dir: str | Path, out_dir: str | Path | None = None, max_files: i
                 row["stage"] = m["stage"]
                 row["file"] = _rel(Path(row["file"]), out_dir)
                 evaluation.append(row)
-    selection = None
+    return evaluation
+
+
+def _selection(manifests: list[dict[str, Any]], run_dir: Path, out_dir: Path) -> dict[str, Any] | None:
+    """The last select stage's report."""
     sel = _last(manifests, ("select",))
-    if sel:
-        reports = sorted((run_dir / sel["stage"]).rglob("*select_report.json"))
-        if reports:
-            try:
-                selection = {"file": _rel(reports[0], out_dir), "data": json.loads(reports[0].read_text())}
-            except ValueError:
-                selection = None
-    tokens = {"generation_prompt": (gen or {}).get("prompt_tokens", 0),
-              "generation_completion": (gen or {}).get("completion_tokens", 0),
-              "evaluation": sum(r["tokens_spent"] or 0 for r in evaluation)}
-    files = _data_files(run_dir, out_dir, max_files)
-    data = {"run_dir": str(run_dir), "recipe": _recipe_name(run_dir), "funnel": funnel, "stages": stages,
-            "heatmaps": heatmaps, "lengths": lengths, "training": training, "evaluation": evaluation,
-            "selection": selection, "tokens": tokens, "files": files,
-            "teachers": (gen or {}).get("teachers", {}), "teacher_table": teachers, "judge": judge,
-            "selected_with_thought": (selected or {}).get("with_thought")}
-    data["what_happened"] = what_happened(data)
-    return data
+    if not sel:
+        return None
+    reports = sorted((run_dir / sel["stage"]).rglob("*select_report.json"))
+    if not reports:
+        return None
+    try:
+        return {"file": _rel(reports[0], out_dir), "data": json.loads(reports[0].read_text())}
+    except ValueError:
+        return None
 
 
 def _teacher_table(annotated: dict[str, Any] | None, selected: dict[str, Any] | None) -> list[dict[str, Any]]:
