@@ -129,6 +129,14 @@ def test_stage_commands_keep_their_flags():
                   "--no-figures --seed --on-error",
         "train": "--config -c --data --student --output-dir -o --max-length --overlength --epochs --max-steps --lr "
                  "--batching --resume --overwrite --preflight --dry-run --validate",
+        "infer": "--api-key-env --backend --base-url --batch-size --benchmark --benchmark-path --benchmarks-file "
+                 "--config --date-from --date-to --dry-run --label --limit --max-new-tokens --model --n "
+                 "--no-progress --no-thinking --output --overwrite --release --seed --slice --temperature --thinking "
+                 "--top-k --top-p -b -c -m -o",
+        "eval": "--api-key-env --backend --base-url --batch-size --benchmark --benchmark-path --benchmarks-file "
+                "--config --date-from --date-to --dry-run --from-infer --label --limit --max-new-tokens "
+                "--model --n --no-progress --no-thinking --out-dir --overwrite --processes --release --run-name "
+                "--seed --slice --temperature --thinking --top-k --top-p -b -c -m -o",
         "verify": "--config -c --input -i --output -o --input-format --processes --code-workers --cpu-s "
                   "--wall-s --memory-mb --limit",
     }

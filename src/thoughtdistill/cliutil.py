@@ -147,7 +147,7 @@ def _default_text(info: Any) -> str | None:
         value = info.default
     if value is PydanticUndefined:
         return "required"
-    if value is None or value == [] or value == {} or isinstance(value, BaseModel):
+    if value is None or value in ("", [], {}) or isinstance(value, BaseModel):
         return None
     if isinstance(value, enum.Enum):
         value = value.value

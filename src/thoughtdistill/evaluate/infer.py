@@ -38,49 +38,59 @@ class GenSettings(StageConfig):
     """What to generate with and on: shared by ``infer`` and ``eval``."""
 
     model: IOPath[str] = Field(description="HF model folder (transformers/vllm) or served model name (openai)")
-    backend: BackendName = "transformers"
+    backend: BackendName = Field(default="transformers", description="what generates")
     benchmark: str = Field(description="registry name, e.g. math500, aime24, gsm8k, humaneval")
-    benchmark_path: IOPath[str | None] = None  # override the entry's file (required for gpqa_diamond, livecodebench)
-    benchmarks_files: IOPath[list[str]] = Field(default_factory=list)  # user registry YAML/JSON files
-    release: str | None = None  # LiveCodeBench release window: release_v2 (cumulative), v2, v1_v3
-    date_from: str | None = None  # only problems with contest_date >= YYYY-MM-DD
-    date_to: str | None = None  # only problems with contest_date <= YYYY-MM-DD
-    limit: int | None = Field(default=None, ge=1)
-    slice: str | None = None  # 'START:STOP' over the benchmark's items, applied before limit
-    enable_thinking: bool = True
+    benchmark_path: IOPath[str | None] = Field(default=None, description="file (CSV, JSONL, Parquet) or "
+                                               "hf:REPO[:SPLIT] for the benchmark (needed for gpqa_diamond, "
+                                               "livecodebench)")
+    benchmarks_files: IOPath[list[str]] = Field(default_factory=list, description="extra registry YAML/JSON "
+                                                "files (repeat the flag)")
+    release: str | None = Field(default=None, description="LiveCodeBench release window: release_v1..release_v6 "
+                                "(cumulative), v1..v6 (what one release added), v1_v3 (a range)")
+    date_from: str | None = Field(default=None, description="only problems with contest_date on or after YYYY-MM-DD")
+    date_to: str | None = Field(default=None, description="only problems with contest_date on or before YYYY-MM-DD")
+    limit: int | None = Field(default=None, ge=1, description="only the first N items (after slice)")
+    slice: str | None = Field(default=None, description="START:STOP over the items, applied before limit")
+    enable_thinking: bool = Field(default=True, description="enable_thinking in the chat template")
     sampling: Sampling = Field(default_factory=Sampling)
     n: int = Field(default=1, ge=1, description="samples per item")
-    seed: int = 0
-    prompt_template: str | None = None  # override the benchmark's ('{question}' placeholder)
-    system_prompt: str | None = None
+    seed: int = Field(default=0, description="base seed; each (item, sample) derives its own")
+    prompt_template: str | None = Field(default=None, description="prompt instead of the benchmark's "
+                                        "({question} placeholder)")
+    system_prompt: str | None = Field(default=None, description="system turn instead of the benchmark's")
     # The chat template prompts are rendered with (transformers, vllm): None = the model's own;
     # 'train' = the one `thoughtdistill train` trains this model with (its own if it has
     # {% generation %} markers, Qwen3's thinking template for ChatML/Qwen-style models), so a
     # model evaluated before training sees the prompts its trained self will see; or a jinja
     # file / the template text.
-    chat_template: IOPath[str | None] = None
+    chat_template: IOPath[str | None] = Field(default=None, description="None: the model's own; 'train': the "
+                                              "one thoughtdistill train uses; or a jinja file / template text")
     # transformers / vllm
-    batch_size: int = Field(default=8, ge=1)
-    device: str | None = None
-    dtype: str = "auto"
-    num_threads: int | None = Field(default=None, ge=1)
-    tensor_parallel_size: int = Field(default=1, ge=1)
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
-    max_model_len: int | None = None
+    batch_size: int = Field(default=8, ge=1, description="prompts per batch (transformers); openai/vllm take at "
+                            "least this many at once")
+    device: str | None = Field(default=None, description="transformers: device (default: cuda if available)")
+    dtype: str = Field(default="auto", description="transformers: dtype (auto: bf16 on GPU, fp32 on CPU)")
+    num_threads: int | None = Field(default=None, ge=1, description="transformers on CPU: torch threads "
+                                    "(default: allowed cores minus load)")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="vllm: GPUs per model")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="vllm: share of GPU memory")
+    max_model_len: int | None = Field(default=None, description="vllm: context length")
     # openai
-    base_url: str | None = None
-    api_key_env: EnvName[str | None] = None
-    concurrency: int = Field(default=8, ge=1)
-    timeout_s: float = Field(default=600.0, gt=0)
-    tokenizer: IOPath[str | None] = None  # HF folder for exact thinking/answer token counts (openai)
-    cache_dir: NoEffectPath[str | None] = None
-    label: str | None = None  # name shown in compare tables (default: model folder name)
-    progress: bool = True  # a bar on a terminal, else a line every ~10 s
+    base_url: str | None = Field(default=None, description="openai: OpenAI-compatible endpoint")
+    api_key_env: EnvName[str | None] = Field(default=None, description="openai: environment variable holding "
+                                             "the API key")
+    concurrency: int = Field(default=8, ge=1, description="openai: requests in flight")
+    timeout_s: float = Field(default=600.0, gt=0, description="openai: whole-request timeout")
+    tokenizer: IOPath[str | None] = Field(default=None, description="openai: HF folder for exact thinking/answer "
+                                          "token counts")
+    cache_dir: NoEffectPath[str | None] = Field(default=None, description="openai: response cache folder")
+    label: str | None = Field(default=None, description="name in comparison tables (default: model folder name)")
+    progress: bool = Field(default=True, description="a bar on a terminal, else a line every ~10 s")
 
 
 class InferConfig(GenSettings):
     output: str = Field(description="JSONL file, one line per (item, sample)")
-    overwrite: bool = False
+    overwrite: bool = Field(default=False, description="start the output afresh")
 
 
 @dataclass

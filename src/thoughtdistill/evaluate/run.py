@@ -31,21 +31,26 @@ SCHEMA = "thoughtdistill.eval/1"
 
 
 class EvalConfig(GenSettings):
-    out_dir: IOPath[str] = "eval"
-    run_name: str | None = None  # default: <label>__<benchmark>__<think|nothink>
-    from_infer: IOPath[str | None] = None  # score this infer JSONL instead of generating
-    pass_k: list[int] = Field(default_factory=lambda: [1, 4, 8, 16, 32, 64])
-    processes: int = Field(default=1, ge=1)  # math-verify worker processes
-    ci_level: float = Field(default=0.95, gt=0, lt=1)
-    bootstrap: int = Field(default=1000, ge=0)
-    overwrite: bool = False
+    out_dir: IOPath[str] = Field(default="eval", description="folder for the run files")
+    run_name: str | None = Field(default=None, description="file name stem for the run "
+                                 "(default: LABEL__BENCHMARK__think|nothink)")
+    from_infer: IOPath[str | None] = Field(default=None, description="score this infer JSONL instead of generating")
+    pass_k: list[int] = Field(default_factory=lambda: [1, 4, 8, 16, 32, 64], description="k values reported "
+                              "(those <= n)")
+    processes: int = Field(default=1, ge=1, description="math-verify worker processes")
+    ci_level: float = Field(default=0.95, gt=0, lt=1, description="confidence interval level")
+    bootstrap: int = Field(default=1000, ge=0, description="bootstrap resamples for the interval")
+    overwrite: bool = Field(default=False, description="regenerate instead of resuming the run's infer output")
     # teacher chains never trained on (canonical JSONL): metrics.heldout_nll, the model's mean NLL
     # per supervised token on them, rendered as `train` renders (needs the model's weights)
-    heldout_chains: IOPath[str | None] = None
-    heldout_max_length: int = Field(default=2048, ge=16)
+    heldout_chains: IOPath[str | None] = Field(default=None, description="canonical JSONL of teacher chains "
+                                               "never trained on: metrics.heldout_nll (needs the weights)")
+    heldout_max_length: int = Field(default=2048, ge=16, description="held-out chains: tokens per chain at most")
     # model / benchmark are optional when scoring an existing infer output (read from its meta)
-    model: IOPath[str] = ""
-    benchmark: str = ""
+    model: IOPath[str] = Field(default="", description="HF model folder (transformers/vllm) or served model "
+                               "name (openai); default: the infer output's")
+    benchmark: str = Field(default="", description="registry name, e.g. math500, aime24, gsm8k, humaneval; "
+                           "default: the infer output's")
 
     def inputs(self) -> list[StageFile]:
         out = files(self, "benchmark_path", "benchmarks_files", "heldout_chains")

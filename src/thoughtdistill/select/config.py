@@ -194,10 +194,12 @@ class BudgetConfig(_Params):
 
 
 class SelectConfig(StageConfig):
-    input: IOPath[list[Path]]
-    output: IOPath[Path]
-    strategy: StrategyName = "student-fit"
-    filters: list[str | FilterSpec] = Field(default_factory=list)
+    input: IOPath[list[Path]] = Field(description="annotated record file(s): any container and format convert "
+                                      "reads (detected), or hf:REPO[:SPLIT]")
+    output: IOPath[Path] = Field(description="where the selected records go (JSONL)")
+    strategy: StrategyName = Field(default="student-fit", description="how chains are chosen")
+    filters: list[str | FilterSpec] = Field(default_factory=list, description="conditions, e.g. 'rv in 3..5', "
+                                            "'correct == true' (repeat the flag)")
     threshold: ThresholdParams = Field(default_factory=ThresholdParams)
     rv_cd_mix: RvCdMixParams = Field(default_factory=RvCdMixParams)
     student_fit: StudentFitParams = Field(default_factory=StudentFitParams)
