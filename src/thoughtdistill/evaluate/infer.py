@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 import zlib
@@ -26,6 +25,7 @@ from ..errors import ConfigError
 from ..io.atomic import atomic_open
 from ..io.jsonl import JsonlAppender, iter_dicts
 from ..stage_io import EnvName, IOPath, NoEffectPath
+from ..versions import versions as package_versions
 from .backends import GenOutput, InferBackend, Sampling
 from .benchmarks import (BenchmarkSpec, EvalItem, benchmark_window, build_messages, file_sha256, get_benchmark,
                          load_items, load_registry)
@@ -116,15 +116,7 @@ def sample_seed(base: int, item_id: str, sample: int) -> int:
 
 
 def versions() -> dict[str, str | None]:
-    import importlib.metadata as md
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in ("thoughtdistill", "torch", "transformers", "vllm", "math-verify", "openai"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
+    return package_versions(("thoughtdistill", "torch", "transformers", "vllm", "math-verify", "openai"), missing=True)
 
 
 def default_label(model: str) -> str:

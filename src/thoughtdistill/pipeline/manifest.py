@@ -9,30 +9,25 @@ output's hash are unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import platform
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..io.atomic import atomic_open
 from ..stage_io import StageFile
+from ..versions import versions as package_versions
 from .context import to_jsonable
 from .hashing import HashCache
 
 
-def versions() -> dict[str, str]:
-    out = {"thoughtdistill": __version__, "python": platform.python_version(),
-           "platform": platform.platform()}
-    for pkg in ("torch", "transformers", "trl", "accelerate", "openai", "pydantic", "vllm",
-                "deepspeed", "math-verify", "llm-katan"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[pkg] = metadata.version(pkg)
-    return out
+PACKAGES = ("thoughtdistill", "torch", "transformers", "trl", "accelerate", "openai", "pydantic", "vllm",
+            "deepspeed", "math-verify", "llm-katan")
+
+
+def versions() -> dict[str, str | None]:
+    return package_versions(PACKAGES, with_platform=True)
 
 
 def failed_count(result: Any) -> int:
