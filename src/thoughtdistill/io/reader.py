@@ -63,89 +63,114 @@ def _jsonl_source(path: Path) -> Source:
             yield number, raw, err
 
 
+class _TextChunks:
+    """A UTF-8 file read ``chunk_size`` bytes at a time into a text buffer, with the read
+    position and its line number (a character split between chunks waits in ``pending``)."""
+
+    def __init__(self, fh: Any, path: Path, chunk_size: int):
+        self.fh, self.path, self.chunk_size = fh, path, chunk_size
+        head = fh.read(chunk_size)
+        try:
+            self.buf = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:
+                raise RecordError(str(path), None, None, f"not UTF-8 (byte {exc.start})") from None
+            self.buf = head[: exc.start].decode("utf-8")
+            self.pending = head[exc.start:]
+        else:
+            self.pending = b""
+        self.line = 1
+        self.pos = 0
+        self.eof = not head
+
+    def error(self, message: str, line: int | None = None) -> RecordError:
+        return RecordError(str(self.path), self.line if line is None else line, None, message)
+
+    def more(self) -> bool:
+        """Append the next chunk to the buffer; False at the end of the file."""
+        if self.eof:
+            return False
+        chunk = self.fh.read(self.chunk_size)
+        if not chunk:
+            self.eof = True
+            if self.pending:
+                raise self.error("not UTF-8 (file ends mid-character)")
+            return False
+        data = self.pending + chunk
+        try:
+            self.buf += data.decode("utf-8")
+            self.pending = b""
+        except UnicodeDecodeError as exc:
+            if exc.start < len(data) - 4:
+                raise self.error("not UTF-8") from None
+            self.buf += data[: exc.start].decode("utf-8")
+            self.pending = data[exc.start:]
+        return True
+
+    def skip_ws(self) -> None:
+        """Past whitespace (counting lines), reading more as needed."""
+        while True:
+            buf, pos, line = self.buf, self.pos, self.line
+            while pos < len(buf) and buf[pos] in " \t\r\n":
+                if buf[pos] == "\n":
+                    line += 1
+                pos += 1
+            self.pos, self.line = pos, line
+            if pos < len(buf) or not self.more():
+                return
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.buf)
+
+    def char(self) -> str:
+        return self.buf[self.pos]
+
+    def decode(self, decoder: json.JSONDecoder) -> tuple[Any, str]:
+        """The JSON value at the position (reading more until it is whole) and its text."""
+        start_line = self.line
+        while True:
+            try:
+                obj, end = decoder.raw_decode(self.buf, self.pos)
+                break
+            except json.JSONDecodeError as exc:
+                if not self.more():
+                    raise self.error(f"invalid JSON: {exc.msg}", start_line) from None
+        text = self.buf[self.pos:end]
+        self.line += text.count("\n")
+        self.pos = end
+        if self.pos > self.chunk_size:  # drop what is consumed, keep memory bounded
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
+        return obj, text
+
+
 def iter_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Source:
     """Stream the items of a JSON array file (EasyDistill style) without loading it whole."""
     path = Path(path)
     decoder = json.JSONDecoder()
     with _open_binary(path, "rb") as fh:
-        head = fh.read(chunk_size)
-        try:
-            buf = head.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if exc.start < len(head) - 4:
-                raise RecordError(str(path), None, None, f"not UTF-8 (byte {exc.start})") from None
-            buf = head[: exc.start].decode("utf-8")
-            pending = head[exc.start:]
-        else:
-            pending = b""
-        line = 1
-        pos = 0
-        eof = not head
-
-        def more() -> bool:
-            nonlocal buf, pending, eof
-            if eof:
-                return False
-            chunk = fh.read(chunk_size)
-            if not chunk:
-                eof = True
-                if pending:
-                    raise RecordError(str(path), line, None, "not UTF-8 (file ends mid-character)")
-                return False
-            data = pending + chunk
-            try:
-                buf += data.decode("utf-8")
-                pending = b""
-            except UnicodeDecodeError as exc:
-                if exc.start < len(data) - 4:
-                    raise RecordError(str(path), line, None, "not UTF-8") from None
-                buf += data[: exc.start].decode("utf-8")
-                pending = data[exc.start:]
-            return True
-
-        def skip_ws() -> None:
-            nonlocal pos, line
-            while True:
-                while pos < len(buf) and buf[pos] in " \t\r\n":
-                    if buf[pos] == "\n":
-                        line += 1
-                    pos += 1
-                if pos < len(buf) or not more():
-                    return
-
-        skip_ws()
-        if pos >= len(buf):
+        src = _TextChunks(fh, path, chunk_size)
+        src.skip_ws()
+        if src.at_end():
             return
-        if buf[pos] != "[":
-            raise RecordError(str(path), line, None, "a .json file must hold a JSON array of objects")
-        pos += 1
+        if src.char() != "[":
+            raise src.error("a .json file must hold a JSON array of objects")
+        src.pos += 1
         first = True
         while True:
-            skip_ws()
-            if pos >= len(buf):
-                raise RecordError(str(path), line, None, "JSON array not closed (file cut off?)")
-            if buf[pos] == "]":
+            src.skip_ws()
+            if src.at_end():
+                raise src.error("JSON array not closed (file cut off?)")
+            if src.char() == "]":
                 return
             if not first:
-                if buf[pos] != ",":
-                    raise RecordError(str(path), line, None, f"expected ',' or ']' in JSON array, got {buf[pos]!r}")
-                pos += 1
-                skip_ws()
+                if src.char() != ",":
+                    raise src.error(f"expected ',' or ']' in JSON array, got {src.char()!r}")
+                src.pos += 1
+                src.skip_ws()
             first = False
-            start_line = line
-            while True:
-                try:
-                    obj, end = decoder.raw_decode(buf, pos)
-                    break
-                except json.JSONDecodeError as exc:
-                    if not more():
-                        raise RecordError(str(path), start_line, None, f"invalid JSON: {exc.msg}") from None
-            text = buf[pos:end]
-            line += text.count("\n")
-            pos = end
-            if pos > chunk_size:  # drop what is consumed, keep memory bounded
-                buf = buf[pos:]
-                pos = 0
+            start_line = src.line
+            obj, text = src.decode(decoder)
             raw = text.encode("utf-8")
             if isinstance(obj, dict):
                 yield start_line, raw, obj
