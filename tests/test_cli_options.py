@@ -137,6 +137,8 @@ def test_stage_commands_keep_their_flags():
                 "--config --date-from --date-to --dry-run --from-infer --label --limit --max-new-tokens "
                 "--model --n --no-progress --no-thinking --out-dir --overwrite --processes --release --run-name "
                 "--seed --slice --temperature --thinking --top-k --top-p -b -c -m -o",
+        "convert": "--from --to --on-error --quarantine --unique-ids --split-thoughts --require-chains",
+        "stats": "--from --tokenizer --json",
         "verify": "--config -c --input -i --output -o --input-format --processes --code-workers --cpu-s "
                   "--wall-s --memory-mb --limit",
     }

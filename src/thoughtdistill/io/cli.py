@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Literal, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import ThoughtDistillError
+from pydantic import Field
+
+from ..cliutil import config_options
+from ..config import StageConfig, build_config
 from ..records import Record
 
 FORMAT_HELP = (
@@ -29,28 +32,47 @@ def _progress(label: str) -> Progress:
     )
 
 
+class ConvertOptions(StageConfig):
+    """What ``thoughtdistill convert`` takes (its options are built from these fields)."""
+
+    input: Path = Field(description="Input file: .jsonl, .jsonl.gz, .json (array), .parquet, a datasets folder, "
+                        "or a hub dataset hf:REPO[:SPLIT] / hf:REPO:CONFIG:SPLIT (streamed).")
+    output: Path = Field(description="Output file; the container follows its suffix like the input. "
+                         "Written atomically.")
+    from_format: Optional[str] = Field(None, description=f"Input format (default: detected from the first row): "
+                                       f"{FORMAT_HELP}.")
+    to: str = Field("canonical", description="Output format: canonical, omnithought, easydistill, alpaca, "
+                    "sharegpt, messages, responses.")
+    on_error: Literal["raise", "quarantine", "skip"] = Field(
+        "raise", description="A bad row: 'raise' stops with file:line field message; 'quarantine' writes it to "
+        "--quarantine and goes on; 'skip' drops it (counted).")
+    quarantine: Optional[Path] = Field(None, description="Where bad rows go with --on-error quarantine "
+                                       "(default: IN.quarantine.jsonl).")
+    unique_ids: bool = Field(False, description="Treat a repeated record id as a bad row.")
+    split_thoughts: bool = Field(False, description="Fill thought/solution of chains that only have full_response "
+                                 "(OmniThought-0528).")
+    require_chains: bool = Field(False, description="Treat a record with no chains as a bad row.")
+
+
+_IN, _OUT = (ConvertOptions.model_fields[f].description for f in ("input", "output"))
+
+
+@config_options(ConvertOptions, skip=["input", "output"], names={"from_format": "--from"})
 def convert(
-    src: Path = typer.Argument(..., help="Input file: .jsonl, .jsonl.gz, .json (array), .parquet, a datasets folder, "
-                               "or a hub dataset hf:REPO[:SPLIT] / hf:REPO:CONFIG:SPLIT (streamed)."),
-    dst: Path = typer.Argument(..., help="Output file; the container follows its suffix like the input. Written atomically."),
-    from_: Optional[str] = typer.Option(None, "--from", help=f"Input format (default: detected from the first row): {FORMAT_HELP}."),
-    to: str = typer.Option("canonical", "--to", help="Output format: canonical, omnithought, easydistill, alpaca, sharegpt, messages, responses."),
-    on_error: str = typer.Option("raise", "--on-error", help="A bad row: 'raise' stops with file:line field message; 'quarantine' writes it to --quarantine and goes on; 'skip' drops it (counted)."),
-    quarantine: Optional[Path] = typer.Option(None, "--quarantine", help="Where bad rows go with --on-error quarantine (default: IN.quarantine.jsonl)."),
-    unique_ids: bool = typer.Option(False, "--unique-ids", help="Treat a repeated record id as a bad row."),
-    split: bool = typer.Option(False, "--split-thoughts", help="Fill thought/solution of chains that only have full_response (OmniThought-0528)."),
-    require_chains: bool = typer.Option(False, "--require-chains", help="Treat a record with no chains as a bad row."),
+    src: Path = typer.Argument(..., help=_IN),
+    dst: Path = typer.Argument(..., help=_OUT),
+    overrides: dict[str, Any] = {},
 ) -> None:
     """Convert between record formats (OmniThought, EasyDistill, Alpaca, ShareGPT, messages, datasets…)."""
     from .convert import convert_file
 
-    if on_error not in ("raise", "quarantine", "skip"):
-        raise ThoughtDistillError(f"--on-error must be raise, quarantine or skip, not {on_error!r}")
+    opts = build_config(ConvertOptions, None, {**overrides, "input": src, "output": dst})
     with _progress("converting") as bar:
         task = bar.add_task(src.name, total=None)
         result = convert_file(
-            src, dst, src_format=from_, dst_format=to, on_error=on_error, quarantine=quarantine,  # type: ignore[arg-type]
-            unique_ids=unique_ids, split=split, require_chains=require_chains,
+            src, dst, src_format=opts.from_format, dst_format=opts.to, on_error=opts.on_error,
+            quarantine=opts.quarantine, unique_ids=opts.unique_ids, split=opts.split_thoughts,
+            require_chains=opts.require_chains,
             progress=lambda n: bar.update(task, completed=n) if n % 256 == 0 else None,
         )
     console = Console(stderr=True)
@@ -79,20 +101,31 @@ def _table(title: str, rows: dict, key: str = "value", value: str = "count") -> 
     return table
 
 
+class StatsOptions(StageConfig):
+    """What ``thoughtdistill stats`` takes (its options are built from these fields)."""
+
+    file: Path = Field(description="A record file (any container and format convert reads) or hf:REPO[:SPLIT].")
+    from_format: str = Field("auto", description="Its format (see convert --help); auto: detected from the first row.")
+    tokenizer: Optional[str] = Field(None, description="Count tokens with this local HF tokenizer folder instead of "
+                                     "whitespace words.")
+    as_json: bool = Field(False, description="Print the figures as JSON instead of tables.")
+
+
+@config_options(StatsOptions, skip=["file"], names={"from_format": "--from", "as_json": "--json/--no-json"})
 def stats(
-    file: Path = typer.Argument(..., help="A record file (any container and format convert reads) or hf:REPO[:SPLIT]."),
-    from_: Optional[str] = typer.Option("auto", "--from", help="Its format (see convert --help); default: detected from the first row."),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Count tokens with this local HF tokenizer folder instead of whitespace words."),
-    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON instead of tables."),
+    file: Path = typer.Argument(..., help=StatsOptions.model_fields["file"].description),
+    overrides: dict[str, Any] = {},
 ) -> None:
     """Counts, chains per question, RV/CD histograms, token-length percentiles, truncation and correctness."""
     from .stats import compute_stats, tokenizer_counter
 
+    opts = build_config(StatsOptions, None, {**overrides, "file": file})
+    tokenizer = opts.tokenizer
     counter = tokenizer_counter(tokenizer) if tokenizer else None
     with _progress("reading") as bar:
-        result = compute_stats(_read_for_stats(file, None if from_ == "auto" else from_, bar), counter,
-                               tokenizer or "whitespace")
-    if as_json:
+        fmt = None if opts.from_format == "auto" else opts.from_format
+        result = compute_stats(_read_for_stats(file, fmt, bar), counter, tokenizer or "whitespace")
+    if opts.as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
     console = Console()
