@@ -31,6 +31,7 @@ from typing import Annotated, Any, Iterator, Literal, TypeVar
 from pydantic import BaseModel
 
 from .io.hub import is_hub_ref
+from .models import MODEL_NAMES
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,6 @@ NoEffectPath = Annotated[T, NO_EFFECT]
 EnvName = Annotated[T, ENV_VAR]
 
 Kind = Literal["file", "folder", "model"]
-FIXTURE_NAMES = ("smollm2", "tiny-qwen3")  # thoughtdistill.models.MODEL_NAMES (not imported: torch-free)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def is_reference(value: str, kind: Kind = "file") -> bool:
     """A name that is not a local path: ``hf:`` and ``package:`` references, fixture models."""
     if is_hub_ref(value) or value.startswith("package:"):
         return True
-    return kind == "model" and (value in FIXTURE_NAMES or value.startswith("fixture:"))
+    return kind == "model" and (value in MODEL_NAMES or value.startswith("fixture:"))
 
 
 def looks_like_file(value: str) -> bool:
