@@ -94,64 +94,83 @@ def chain_stats(path: Path) -> dict[str, Any]:
     ``judged``: chains with both an RV and a CD level; ``rule_verified``: correctness decided
     by a rule verifier (math-verify, sandbox); ``correct``: verdict true, whoever decided it
     (``verified`` is the same number, kept for older readers)."""
-    questions = chains = ok = correct = incorrect = rule_verified = judged = judge_decided = 0
-    matrix = [[0] * LEVELS for _ in range(LEVELS)]  # [rv][cd]
-    lengths: list[int] = []
-    length_unit = "completion tokens"
-    prompt_tokens = completion_tokens = truncated = with_thought = 0
-    teachers: Counter[str] = Counter()
-    per_teacher: dict[str, dict[str, int]] = {}
+    tally = _ChainTally()
     for _, row in iter_dicts(path):
-        questions += 1
+        tally.n["questions"] += 1
         for chain in row.get("reasoning") or []:
-            chains += 1
-            if chain.get("finish_reason") == "error" or chain.get("error"):
-                continue
-            ok += 1
-            name = chain.get("teacher") or "?"
-            teachers[name] += 1
-            t = per_teacher.setdefault(name, _teacher_row())
-            t["chains"] += 1
-            if chain.get("truncated") or chain.get("finish_reason") == "length":
-                truncated += 1
-                t["truncated"] += 1
-            if chain.get("thought") or "</think>" in (chain.get("full_response") or ""):
-                with_thought += 1
-            corr = chain.get("correctness") or {}
-            if corr.get("verdict") is True:
-                correct += 1
-                t["correct"] += 1
-            elif corr.get("verdict") is False:
-                incorrect += 1
-                t["incorrect"] += 1
-            if corr.get("verdict") is not None:
-                if corr.get("by") in RULE_VERIFIERS:
-                    rule_verified += 1
-                    t["rule_verified"] += 1
-                elif str(corr.get("by", "")).startswith(("judge:", "majority(", "llm-judge")):
-                    judge_decided += 1
-            rv = (chain.get("Reasoning_Verbosity") or {}).get("level")
-            cd = (chain.get("Cognitive_Difficulty") or {}).get("level")
-            if isinstance(rv, int) and isinstance(cd, int) and 0 <= rv < LEVELS and 0 <= cd < LEVELS:
-                matrix[rv][cd] += 1
-                judged += 1
-                t["judged"] += 1
-            usage = chain.get("usage") or {}
-            if usage.get("completion_tokens"):
-                lengths.append(int(usage["completion_tokens"]))
-                completion_tokens += int(usage["completion_tokens"])
-                prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            else:
-                text = chain.get("full_response") or "\n".join(
-                    x for x in (chain.get("thought"), chain.get("solution")) if x)
-                lengths.append(max(1, len(text) // 4))
-                length_unit = "tokens (≈ chars / 4 where usage is missing)"
-    return {"file": str(path), "questions": questions, "chains": chains, "chains_ok": ok,
-            "correct": correct, "incorrect": incorrect, "verified": correct, "rule_verified": rule_verified,
-            "judge_decided": judge_decided, "judged": judged, "truncated": truncated,
-            "with_thought": with_thought, "rv_cd": matrix, "lengths": lengths,
-            "length_unit": length_unit, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens, "teachers": dict(teachers), "per_teacher": per_teacher}
+            tally.add(chain)
+    n = tally.n
+    return {"file": str(path), "questions": n["questions"], "chains": n["chains"], "chains_ok": n["ok"],
+            "correct": n["correct"], "incorrect": n["incorrect"], "verified": n["correct"],
+            "rule_verified": n["rule_verified"], "judge_decided": n["judge_decided"], "judged": n["judged"],
+            "truncated": n["truncated"], "with_thought": n["with_thought"], "rv_cd": tally.matrix,
+            "lengths": tally.lengths, "length_unit": tally.length_unit, "prompt_tokens": n["prompt_tokens"],
+            "completion_tokens": n["completion_tokens"], "teachers": dict(tally.teachers),
+            "per_teacher": tally.per_teacher}
+
+
+class _ChainTally:
+    """The running numbers of :func:`chain_stats`: totals in ``n``, per teacher in ``per_teacher``."""
+
+    def __init__(self) -> None:
+        self.n: Counter[str] = Counter()
+        self.matrix = [[0] * LEVELS for _ in range(LEVELS)]  # [rv][cd]
+        self.lengths: list[int] = []
+        self.length_unit = "completion tokens"
+        self.teachers: Counter[str] = Counter()
+        self.per_teacher: dict[str, dict[str, int]] = {}
+
+    def add(self, chain: dict[str, Any]) -> None:
+        n = self.n
+        n["chains"] += 1
+        if chain.get("finish_reason") == "error" or chain.get("error"):
+            return
+        n["ok"] += 1
+        name = chain.get("teacher") or "?"
+        self.teachers[name] += 1
+        t = self.per_teacher.setdefault(name, _teacher_row())
+        t["chains"] += 1
+        if chain.get("truncated") or chain.get("finish_reason") == "length":
+            n["truncated"] += 1
+            t["truncated"] += 1
+        if chain.get("thought") or "</think>" in (chain.get("full_response") or ""):
+            n["with_thought"] += 1
+        self._correctness(chain.get("correctness") or {}, t)
+        rv = (chain.get("Reasoning_Verbosity") or {}).get("level")
+        cd = (chain.get("Cognitive_Difficulty") or {}).get("level")
+        if isinstance(rv, int) and isinstance(cd, int) and 0 <= rv < LEVELS and 0 <= cd < LEVELS:
+            self.matrix[rv][cd] += 1
+            n["judged"] += 1
+            t["judged"] += 1
+        self._length(chain)
+
+    def _correctness(self, corr: dict[str, Any], t: dict[str, int]) -> None:
+        n = self.n
+        if corr.get("verdict") is True:
+            n["correct"] += 1
+            t["correct"] += 1
+        elif corr.get("verdict") is False:
+            n["incorrect"] += 1
+            t["incorrect"] += 1
+        if corr.get("verdict") is not None:
+            if corr.get("by") in RULE_VERIFIERS:
+                n["rule_verified"] += 1
+                t["rule_verified"] += 1
+            elif str(corr.get("by", "")).startswith(("judge:", "majority(", "llm-judge")):
+                n["judge_decided"] += 1
+
+    def _length(self, chain: dict[str, Any]) -> None:
+        """Completion tokens from the usage, else ≈ characters / 4."""
+        usage = chain.get("usage") or {}
+        if usage.get("completion_tokens"):
+            self.lengths.append(int(usage["completion_tokens"]))
+            self.n["completion_tokens"] += int(usage["completion_tokens"])
+            self.n["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+        else:
+            text = chain.get("full_response") or "\n".join(
+                x for x in (chain.get("thought"), chain.get("solution")) if x)
+            self.lengths.append(max(1, len(text) // 4))
+            self.length_unit = "tokens (≈ chars / 4 where usage is missing)"
 
 
 def judge_diagnostics(path: Path) -> dict[str, Any]:

@@ -97,6 +97,19 @@ def _difficulty(meta: Any, key: str) -> float:
     return math.nan
 
 
+def _final_solution(full: str | None, solution: str | None) -> tuple[str, bool]:
+    """The chain's answer part, and whether its thought is cut off (no closing tag)."""
+    if solution is None and full:
+        k = full.find("</think>")
+        if k >= 0:  # the common case, without copying the thought
+            return full[k + 8:], False
+        if "<think>" in full:
+            return "", True
+        p = split_thought(full)
+        return p.solution, p.truncated
+    return solution or "", False
+
+
 class Scanner:
     def __init__(self, quality: QualityConfig, chars_per_token: float, minhasher: MinHasher | None,
                  eval_index: EvalIndex | None, difficulty_key: str, workdir: Path, on_error: str):
@@ -160,56 +173,50 @@ class Scanner:
         chains = obj.get("reasoning") or []
         if not isinstance(chains, list):
             raise RecordError(path, line, "reasoning", "must be a list of chains")
+        parsed = [self._scan_chain(ch, question, path, line, i) for i, ch in enumerate(chains)]
+        self._commit(obj, question, row, parsed)
+
+    def _scan_chain(self, ch: Any, question: str, path: str, line: int, i: int) -> tuple[int, ...]:
+        """One chain's columns: (index, rv, cd, correct, teacher, tokens, flags); a bad chain raises."""
+        if not isinstance(ch, dict):
+            raise RecordError(path, line, f"reasoning.{i}", "a chain must be an object")
         qc = self.qc
-        parsed = []
-        for i, ch in enumerate(chains):
-            if not isinstance(ch, dict):
-                raise RecordError(path, line, f"reasoning.{i}", "a chain must be an object")
-            rv = _level(ch, "Reasoning_Verbosity", path, line, i)
-            cd = _level(ch, "Cognitive_Difficulty", path, line, i)
-            corr = ch.get("correctness")
-            verdict = corr.get("verdict") if isinstance(corr, dict) else None
-            if verdict is not None and not isinstance(verdict, bool):
-                raise RecordError(path, line, f"reasoning.{i}.correctness.verdict", f"must be true, false or null, got {verdict!r}")
-            finish = ch.get("finish_reason")
-            full, thought, solution = ch.get("full_response"), ch.get("thought"), ch.get("solution")
-            flags = 0
-            if finish == "error":
-                flags |= F_ERROR
-            elif not (full or thought or solution):
-                raise RecordError(path, line, f"reasoning.{i}", "a chain needs full_response, thought or solution text")
-            text = full if full else "\n".join(p for p in (thought, solution) if p)
-            if ch.get("truncated") is True or finish == "length":
-                flags |= F_TRUNCATED
-            if solution is None and full:
-                k = full.find("</think>")
-                if k >= 0:  # the common case, without copying the thought
-                    sol = full[k + 8:]
-                elif "<think>" in full:
-                    sol = ""
-                    flags |= F_TRUNCATED
-                else:
-                    p = split_thought(full)
-                    sol = p.solution
-                    if p.truncated:
-                        flags |= F_TRUNCATED
-            else:
-                sol = solution or ""
-            if qc.final_answer == "nonempty" and not sol.strip():
-                flags |= F_NO_ANSWER
-            elif qc.final_answer == "boxed" and "\\boxed" not in sol:
-                flags |= F_NO_ANSWER
-            if qc.drop_loops and has_loop(text, qc.loop_window, qc.loop_tail, qc.loop_min_repeats):
-                flags |= F_LOOP
-            if qc.drop_language_mix and language_mixed(question, text, qc.max_foreign_script):
-                flags |= F_LANGMIX
-            usage = ch.get("usage")
-            toks = usage.get("completion_tokens") if isinstance(usage, dict) else None
-            if not isinstance(toks, int) or isinstance(toks, bool):
-                toks = math.ceil(len(text) / self.cpt)
-            parsed.append((i, rv, cd, 1 if verdict is True else 0 if verdict is False else -1,
-                           self._intern(self._teachers, ch.get("teacher")), min(toks, 2**31 - 1), flags))
-        # the row is valid: commit it
+        rv = _level(ch, "Reasoning_Verbosity", path, line, i)
+        cd = _level(ch, "Cognitive_Difficulty", path, line, i)
+        corr = ch.get("correctness")
+        verdict = corr.get("verdict") if isinstance(corr, dict) else None
+        if verdict is not None and not isinstance(verdict, bool):
+            raise RecordError(path, line, f"reasoning.{i}.correctness.verdict", f"must be true, false or null, got {verdict!r}")
+        finish = ch.get("finish_reason")
+        full, thought, solution = ch.get("full_response"), ch.get("thought"), ch.get("solution")
+        flags = 0
+        if finish == "error":
+            flags |= F_ERROR
+        elif not (full or thought or solution):
+            raise RecordError(path, line, f"reasoning.{i}", "a chain needs full_response, thought or solution text")
+        text = full if full else "\n".join(p for p in (thought, solution) if p)
+        if ch.get("truncated") is True or finish == "length":
+            flags |= F_TRUNCATED
+        sol, cut = _final_solution(full, solution)
+        if cut:
+            flags |= F_TRUNCATED
+        if qc.final_answer == "nonempty" and not sol.strip():
+            flags |= F_NO_ANSWER
+        elif qc.final_answer == "boxed" and "\\boxed" not in sol:
+            flags |= F_NO_ANSWER
+        if qc.drop_loops and has_loop(text, qc.loop_window, qc.loop_tail, qc.loop_min_repeats):
+            flags |= F_LOOP
+        if qc.drop_language_mix and language_mixed(question, text, qc.max_foreign_script):
+            flags |= F_LANGMIX
+        usage = ch.get("usage")
+        toks = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        if not isinstance(toks, int) or isinstance(toks, bool):
+            toks = math.ceil(len(text) / self.cpt)
+        return (i, rv, cd, 1 if verdict is True else 0 if verdict is False else -1,
+                self._intern(self._teachers, ch.get("teacher")), min(toks, 2**31 - 1), flags)
+
+    def _commit(self, obj: dict, question: str, row: int, parsed: list[tuple[int, ...]]) -> None:
+        """A valid row's chains and question into the columns (and its MinHash signature)."""
         qi = len(self.keys)
         c = self.c
         for i, rv, cd, corr, t, toks, flags in parsed:

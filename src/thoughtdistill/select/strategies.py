@@ -123,16 +123,7 @@ def rv_cd_mix(stats: Stats, cand: np.ndarray, p: RvCdMixParams, tie: np.ndarray)
     idx = np.flatnonzero(m)
     bi = b[idx]
     dist = np.abs(stats.rv[idx].astype(np.float64) - np.asarray(targets)[bi])
-    # quotas
-    if p.total is not None:
-        w = p.bin_weights or [1.0] * n_bins
-        exact = [p.total * x / sum(w) for x in w]
-        quotas: list[int | None] = list(largest_remainder(exact))
-        if p.samples_per_bin is not None:
-            quotas = [min(q, p.samples_per_bin) for q in quotas]
-    else:
-        exact = None
-        quotas = [p.samples_per_bin] * n_bins
+    exact, quotas = _bin_quotas(p, n_bins)
     # rank inside each bin: distance, then seeded tie
     order = np.lexsort((tie[idx], dist, bi))
     sb = bi[order]
@@ -140,30 +131,7 @@ def rv_cd_mix(stats: Stats, cand: np.ndarray, p: RvCdMixParams, tie: np.ndarray)
     rank = np.arange(len(order)) - starts[sb]
     # round-robin: rank 0 of every bin, then rank 1 ...
     rr = order[np.lexsort((sb, rank))]
-    chosen: list[int] = []
-    taken = [0] * n_bins
-    per_q: dict[int, int] = {}
-    full = capped = 0
-    qs = stats.q[idx].tolist()
-    bl = bi.tolist()
-    for j in rr.tolist():
-        k = bl[j]
-        qt = quotas[k]
-        if qt is not None and taken[k] >= qt:
-            full += 1
-            continue
-        qi = qs[j]
-        c = per_q.get(qi, 0)
-        if c >= p.per_question:
-            capped += 1
-            continue
-        per_q[qi] = c + 1
-        taken[k] += 1
-        chosen.append(int(idx[j]))
-    if full:
-        report["dropped"]["bin_quota_full"] = full
-    if capped:
-        report["dropped"]["question_already_chosen"] = capped
+    chosen, taken = _fill_bins(rr, idx, bi, stats.q[idx], quotas, p.per_question, report)
     avail = np.bincount(bi, minlength=n_bins).tolist()
     report["bins"] = [
         {"bin": k, "cd_range": [p.cd_bins[k], p.cd_bins[k + 1]], "closed_right": k == n_bins - 1,
@@ -176,6 +144,49 @@ def rv_cd_mix(stats: Stats, cand: np.ndarray, p: RvCdMixParams, tie: np.ndarray)
     if exact is not None and sum(exact) > 0 and sum(q or 0 for q in quotas) == 0:
         report["warnings"] = [f"total {p.total} rounds to no chains over {n_bins} bins"]
     return np.asarray(chosen, dtype=np.int64), report
+
+
+def _bin_quotas(p: RvCdMixParams, n_bins: int) -> tuple[list[float] | None, list[int | None]]:
+    """Each bin's exact share of ``total`` (None without a total) and its quota (None: no limit)."""
+    if p.total is None:
+        return None, [p.samples_per_bin] * n_bins
+    w = p.bin_weights or [1.0] * n_bins
+    exact = [p.total * x / sum(w) for x in w]
+    quotas: list[int | None] = list(largest_remainder(exact))
+    if p.samples_per_bin is not None:
+        quotas = [min(q, p.samples_per_bin) for q in quotas]
+    return exact, quotas
+
+
+def _fill_bins(rr: np.ndarray, idx: np.ndarray, bi: np.ndarray, q: np.ndarray, quotas: list[int | None],
+               per_question: int, report: dict) -> tuple[list[int], list[int]]:
+    """Take chains in round-robin order while their bin has room and their question fewer than
+    ``per_question`` chosen; the chosen chains and the count taken per bin (drops reported)."""
+    chosen: list[int] = []
+    taken = [0] * len(quotas)
+    per_q: dict[int, int] = {}
+    full = capped = 0
+    qs = q.tolist()
+    bl = bi.tolist()
+    for j in rr.tolist():
+        k = bl[j]
+        qt = quotas[k]
+        if qt is not None and taken[k] >= qt:
+            full += 1
+            continue
+        qi = qs[j]
+        c = per_q.get(qi, 0)
+        if c >= per_question:
+            capped += 1
+            continue
+        per_q[qi] = c + 1
+        taken[k] += 1
+        chosen.append(int(idx[j]))
+    if full:
+        report["dropped"]["bin_quota_full"] = full
+    if capped:
+        report["dropped"]["question_already_chosen"] = capped
+    return chosen, taken
 
 
 # --- student-fit -----------------------------------------------------------------------
