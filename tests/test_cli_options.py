@@ -3,6 +3,7 @@ config is an option, with its description in --help, and lands in the built conf
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,22 @@ def test_stage_commands_keep_their_flags():
         have = {o for p in command.params for o in [*p.opts, *getattr(p, "secondary_opts", [])]}
         missing = set(flags.split()) - have
         assert not missing, f"{words}: {sorted(missing)}"
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """A config field without a description would be a bare flag in --help and the docs."""
+    from thoughtdistill.cli import app
+
+    def walk(command, words):
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*words, name])
+        if words:
+            yield words, command
+
+    def says_nothing(text: str) -> bool:  # at most the generated '(default: x)' / '(required...)'
+        return not re.sub(r"\((default|required)[^)]*\)", "", text or "").strip()
+
+    bare = [f"{' '.join(words)} {p.opts[0]}" for words, command in walk(typer.main.get_command(app), [])
+            for p in command.params if getattr(p, "param_type_name", "") == "option" and says_nothing(p.help)]
+    assert not bare, bare
+    assert says_nothing("(default: 3)") and not says_nothing("seed (default: 3)")
