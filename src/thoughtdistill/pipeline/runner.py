@@ -15,7 +15,7 @@ re-runs the interrupted stage (which resumes internally, e.g. generate's journal
 every stage before it whose manifest still matches.
 
 Placeholders and configs: :mod:`.context`; the skip decision and manifests: :mod:`.manifest`;
-``launch:`` (accelerate): :mod:`.launch`; ``--dry-run``: :mod:`.dryrun`.
+``launch:`` (accelerate): :mod:`.launch`.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ import yaml
 
 from ..errors import ConfigError, ThoughtDistillError
 from ..io.atomic import atomic_open
-from ..stage_io import EnvVarField, field_values
+from ..stage_io import EnvVarField, StageFile, field_values
 from .context import Context, resolve_stage, stable_dump
 from .hashing import hash_obj
-from .launch import launch_command, launcher  # noqa: F401  (launch_command: imported from here)
-from .manifest import Manifests, declared_outputs, failed_count, versions
+from .launch import launch_command, launcher, resolve_launch  # noqa: F401  (launch_command: imported from here)
+from .manifest import Manifests, declared_outputs, failed_count, under, versions
 from .recipe import Recipe, StageSpec, load_recipe
 from .servers import LOCAL_KEY_ENV, ServerPool
 from .stages import get_kind
@@ -186,8 +186,6 @@ def run_pipeline(
     selected = _select(recipe, from_stage, until)
     runner = Runner(recipe, run_dir, log)
     if dry_run:
-        from .dryrun import dry_run as _dry_run
-
         return _dry_run(runner, selected)
     result = PipelineResult(run_dir=runner.run_dir)
     with _run_lock(runner.run_dir):
@@ -326,6 +324,70 @@ def _finish(runner: Runner, resolved: dict[str, Any], result: PipelineResult) ->
     order = {n: i for i, n in enumerate(runner.recipe.stage_names())}
     result.stages.sort(key=lambda s: order.get(s.name, 1 << 30))
     _write_run_files(runner, resolved, result, "done")
+
+
+# -- --dry-run ---------------------------------------------------------------------------------
+
+LOCAL_PREFIXES = ("/", "./", "../", "~")  # a model written like this is a folder, not a hub name
+
+
+def _launch_inputs(runner: Runner, spec: StageSpec, problems: list[str]) -> list[StageFile]:
+    if spec.launch is None:
+        return []
+    try:
+        launch = resolve_launch(runner, spec)
+    except ThoughtDistillError as exc:
+        problems.append(str(exc))
+        return []
+    if get_kind(spec.kind).name != "train":
+        problems.append(f"stage {spec.name!r}: launch: is only for train stages")
+    return [StageFile(launch.accelerate_config, "file", "accelerate_config")]
+
+
+def _check_inputs(runner: Runner, spec: StageSpec, inputs: list[StageFile], ctx: Context,
+                  result: PipelineResult) -> list[str]:
+    """Inputs that are neither here, nor made by an earlier stage, nor a fixture built on use."""
+    problems = []
+    built = [Path(b) for b in ctx.buildable]
+    for f in inputs:
+        path = Path(os.path.expanduser(f.path))
+        if path.exists() or under(path, runner.run_dir) or any(path == b or under(path, b) for b in built):
+            continue
+        if f.kind == "model" and not f.path.startswith(LOCAL_PREFIXES):  # may be a hub name ("Qwen/Qwen3-4B")
+            result.warnings.append(f"stage {spec.name!r}: field '{f.field}': {f.path} is not a local "
+                                   "folder: it must be on the Hugging Face hub or in its cache")
+            continue
+        problems.append(f"stage {spec.name!r}: field '{f.field}': {f.path}: file not found")
+    return problems
+
+
+def _would(runner: Runner, spec: StageSpec, config: Any, selected: list[str]) -> StageOutcome:
+    if spec.name not in selected:
+        return StageOutcome(spec.name, spec.kind, "not-selected")
+    reason = runner.why_run(spec, config) if runner.manifests.folder.exists() else "never completed"
+    return StageOutcome(spec.name, spec.kind, "would-skip" if reason is None else "would-run", reason=reason or "")
+
+
+def _dry_run(runner: Runner, selected: list[str]) -> PipelineResult:
+    """Validate every stage config, declared input file, env var name and launch setting;
+    run nothing, write nothing."""
+    result = PipelineResult(run_dir=runner.run_dir, dry_run=True)
+    problems: list[str] = []
+    for spec in runner.recipe.stages:
+        if not spec.enabled:
+            continue
+        try:
+            config, _, ctx = runner.resolve(spec, live=False)
+        except ThoughtDistillError as exc:
+            problems.append(str(exc))
+            continue
+        problems += [f"stage {spec.name!r}: {p}" for p in check_env(env_vars(config), strict=False, result=result)]
+        inputs = config.inputs() + _launch_inputs(runner, spec, problems)
+        problems += _check_inputs(runner, spec, inputs, ctx, result)
+        result.stages.append(_would(runner, spec, config, selected))
+    if problems:
+        raise ConfigError("recipe does not validate:\n  " + "\n  ".join(problems))
+    return result
 
 
 __all__ = ["PipelineResult", "Runner", "StageOutcome", "default_run_dir", "launch_command", "run_pipeline"]
