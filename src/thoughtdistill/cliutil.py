@@ -358,7 +358,7 @@ def option_rows(command: Any) -> list[tuple[str, str, str]]:
 def options_markdown(command: Any) -> str:
     """The markdown table of a command's options (generated into docs/<stage>.md)."""
     def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
     lines = ["| option | config field | meaning |", "| --- | --- | --- |"]
     lines += [f"| {cell(f)} | {cell(k)} | {cell(h)} |" for f, k, h in option_rows(command)]

@@ -37,11 +37,13 @@ BackendName = Literal["transformers", "vllm", "openai"]
 class GenSettings(StageConfig):
     """What to generate with and on: shared by ``infer`` and ``eval``."""
 
-    model: IOPath[str] = Field(description="HF model folder (transformers/vllm) or served model name (openai)")
+    model: IOPath[str] = Field(description="HF model folder (transformers/vllm), a fixture name as train takes it "
+                               "(smollm2, tiny-qwen3), or served model name (openai)")
     backend: BackendName = Field(default="transformers", description="what generates")
     benchmark: str = Field(description="registry name, e.g. math500, aime24, gsm8k, humaneval")
-    benchmark_path: IOPath[str | None] = Field(default=None, description="file (CSV, JSONL, Parquet) or "
-                                               "hf:REPO[:SPLIT] for the benchmark (needed for gpqa_diamond, "
+    benchmark_path: IOPath[str | None] = Field(default=None, description="file (CSV, JSONL(.gz), JSON array, "
+                                               "Parquet, a save_to_disk folder) or hf:REPO[:SPLIT] / "
+                                               "hf:REPO:CONFIG:SPLIT for the benchmark (needed for gpqa_diamond, "
                                                "livecodebench)")
     benchmarks_files: IOPath[list[str]] = Field(default_factory=list, description="extra registry YAML/JSON "
                                                 "files (repeat the flag)")
@@ -50,7 +52,9 @@ class GenSettings(StageConfig):
     date_from: str | None = Field(default=None, description="only problems with contest_date on or after YYYY-MM-DD")
     date_to: str | None = Field(default=None, description="only problems with contest_date on or before YYYY-MM-DD")
     limit: int | None = Field(default=None, ge=1, description="only the first N items (after slice)")
-    slice: str | None = Field(default=None, description="START:STOP over the items, applied before limit")
+    slice: str | None = Field(default=None, description="START:STOP over the items after the release/date "
+                              "window (Python slice, negative counts from the end), before limit; selecting "
+                              "nothing is an error")
     enable_thinking: bool = Field(default=True, description="enable_thinking in the chat template")
     sampling: Sampling = Field(default_factory=Sampling)
     n: int = Field(default=1, ge=1, description="samples per item")
@@ -63,8 +67,10 @@ class GenSettings(StageConfig):
     # {% generation %} markers, Qwen3's thinking template for ChatML/Qwen-style models), so a
     # model evaluated before training sees the prompts its trained self will see; or a jinja
     # file / the template text.
-    chat_template: IOPath[str | None] = Field(default=None, description="None: the model's own; 'train': the "
-                                              "one thoughtdistill train uses; or a jinja file / template text")
+    chat_template: IOPath[str | None] = Field(default=None, description="default: the model's own; 'train': "
+                                              "the one thoughtdistill train trains this model with (so an untrained "
+                                              "model is prompted as its trained self will be); or a jinja file / "
+                                              "the template text (transformers, vllm)")
     # transformers / vllm
     batch_size: int = Field(default=8, ge=1, description="prompts per batch (transformers); openai/vllm take at "
                             "least this many at once")

@@ -50,7 +50,8 @@ class TrainConfig(StageConfig):
     data: IOPath[list[str]] = Field(description="canonical JSONL file(s) of selected records")
     student: IOPath[str] = Field(description="student HF folder, or a fixture name ('smollm2', 'tiny-qwen3')")
     output_dir: IOPath[str] = Field(description="run folder: the trained model goes to <dir>/model, logs beside it")
-    chains: Literal["all", "first", "correct"] = Field("all", description="which chains of a record to train on")
+    chains: Literal["all", "first", "correct"] = Field("all", description="which chains of a record to train on: all, first "
+                                                         "(one per question), correct (verdict true)")
     max_chains_per_question: int | None = Field(None, ge=1, description="chains per record at most")
     require_thought: bool = Field(True, description="skip chains without a thought")
     system_prompt: str | None = Field(None, description="system turn of every conversation")
@@ -68,7 +69,8 @@ class TrainConfig(StageConfig):
     epochs: float = Field(3.0, gt=0, description="passes over the data")
     max_steps: int = Field(-1, description="stop after this many optimiser steps (overrides epochs; -1: off)")
     learning_rate: float = Field(5e-5, gt=0, description="peak learning rate")
-    per_device_batch_size: int = Field(1, ge=1, description="sequences per device per micro-batch")
+    per_device_batch_size: int = Field(1, ge=1, description="sequences per device per micro-batch (effective "
+                                       "batch = this x gradient_accumulation_steps x processes)")
     gradient_accumulation_steps: int = Field(8, ge=1, description="micro-batches per optimiser step")
     weight_decay: float = Field(0.05, ge=0, description="AdamW weight decay")
     warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of the steps spent warming up")
@@ -77,11 +79,14 @@ class TrainConfig(StageConfig):
     seed: int = Field(42, description="seed for data order and initialisation")
     # speed and memory
     batching: Literal["padded", "padding_free", "packing"] = Field("padding_free", description="how micro-batches "
-                                                                   "are laid out")
-    gradient_checkpointing: bool = Field(False, description="recompute activations (less memory, slower)")
-    bf16: bool | Literal["auto"] = Field("auto", description="bfloat16 training (auto: where the device has it)")
-    attn_implementation: str | None = Field("sdpa", description="attention kernel (sdpa, eager, flash_attention_2)")
-    liger: bool = Field(False, description="Liger kernels")
+                                                                   "are laid out (packing: best-fit decreasing)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations (less memory, "
+                                         "slower; use on long chains)")
+    bf16: bool | Literal["auto"] = Field("auto", description="bfloat16 training (auto: where the GPU "
+                                         "supports it; fp32 on CPU)")
+    attn_implementation: str | None = Field("sdpa", description="attention kernel: sdpa, eager; on GPU "
+                                                "flash_attention_2 or kernels-community/flash-attn")
+    liger: bool = Field(False, description="Liger kernels (GPU; pip install liger-kernel, extra liger)")
     num_threads: int | None = Field(None, ge=1, description="CPU training, one process: torch threads "
                                     "(default: the cores idle right now, at least 1)")
     lora: LoraSettings | None = Field(None, description="LoRA through peft (None: full fine-tuning)")
@@ -93,7 +98,8 @@ class TrainConfig(StageConfig):
     save_total_limit: int | None = Field(2, description="checkpoints kept")
     save_checkpoints: bool = Field(True, description="False: no checkpoints (no resume), only the final model")
     resume_from_checkpoint: NoEffectPath[bool | str] = Field(False, description="true: resume from the last "
-                                                             "checkpoint in output_dir; or a checkpoint folder")
+                                                             "checkpoint-* in output_dir (no-op if none); or a "
+                                                             "checkpoint folder")
     overwrite: bool = Field(False, description="replace a finished model in output_dir (else: refused)")
     dataloader_num_workers: int = Field(0, description="data loader worker processes")
     report_to: list[str] = Field(default_factory=list, description="transformers loggers (tensorboard, wandb...)")
