@@ -64,6 +64,23 @@ def test_echo_roundtrip_journal_and_resume(echo_server, tmp_path):
     assert len(keys) == len(set(keys)) == 40
 
 
+def test_unordered_results_stream_the_requests(echo_server, tmp_path):
+    """in_order=False (the judge's way): the requests are consumed as a stream, never listed
+    up front, and every result comes back, in completion order."""
+    journal = tmp_path / "j.jsonl"
+    answered_when_pulled = []
+
+    def stream():
+        for r in reqs(20):
+            answered_when_pulled.append(len(journal_keys(journal)) if journal.exists() else 0)
+            yield r
+
+    res = run_requests_sync(ep_for(echo_server, concurrency=1), stream(), in_order=False, journal_path=journal,
+                            progress=False, total=20)
+    assert sorted(r.key for r in res) == sorted(f"q{i}" for i in range(20)) and all(r.ok for r in res)
+    assert answered_when_pulled[-1] > 0  # the last request was pulled after the first answers came
+
+
 def test_cache_shared_across_journals(echo_server, tmp_path):
     ep = ep_for(echo_server)
     one = run_requests_sync(ep, reqs(10), journal_path=tmp_path / "a.jsonl", cache_dir=tmp_path / "c", progress=False)
