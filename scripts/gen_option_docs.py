@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Write the option tables of docs/*.md from the commands themselves (their config models).
 
-A table sits between ``<!-- options: COMMAND WORDS -->`` and ``<!-- /options -->``; this script
-replaces what is between them. ``--check``: change nothing, exit 1 naming the stale tables
+A table sits between ``<!-- options: COMMAND WORDS -->`` and ``<!-- /options -->`` (a command's
+options), or ``<!-- fields: module:Class -->`` and ``<!-- /fields -->`` (a config model's fields);
+this script replaces what is between them. ``--check``: change nothing, exit 1 naming the stale tables
 (tests/test_cli_options.py runs it).
 
     python scripts/gen_option_docs.py          # rewrite the tables
@@ -18,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- options: (?P<words>[^>]*?) -->\n)(?P<body>.*?)(<!-- /options -->)", re.S)
+FIELDS = re.compile(r"(<!-- fields: (?P<model>[\w.]+):(?P<cls>\w+) -->\n)(?P<body>.*?)(<!-- /fields -->)", re.S)
 
 
 def render(text: str) -> str:
@@ -30,7 +32,16 @@ def render(text: str) -> str:
                 f"`thoughtdistill {' '.join(words)} --help` shows the same.\n\n")
         return m.group(1) + note + options_markdown(find_command(app, words)) + "\n" + m.group(4)
 
-    return BLOCK.sub(table, text)
+    def fields(m: re.Match) -> str:
+        import importlib
+
+        from thoughtdistill.cliutil import fields_markdown
+
+        model = getattr(importlib.import_module(m.group("model")), m.group("cls"))
+        note = f"Generated from `{m.group('cls')}` by `scripts/gen_option_docs.py`.\n\n"
+        return m.group(1) + note + fields_markdown(model) + "\n" + m.group(5)
+
+    return FIELDS.sub(fields, BLOCK.sub(table, text))
 
 
 def main(argv: list[str]) -> int:
@@ -39,7 +50,7 @@ def main(argv: list[str]) -> int:
     stale = []
     for path in sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")]):
         text = path.read_text(encoding="utf-8")
-        if "<!-- options:" not in text:
+        if "<!-- options:" not in text and "<!-- fields:" not in text:
             continue
         new = render(text)
         if new != text:

@@ -355,11 +355,24 @@ def option_rows(command: Any) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def fields_markdown(model: type[BaseModel]) -> str:
+    """The markdown table of a config model's fields (for models no command exposes whole,
+    such as an endpoint in a list): field, default, meaning."""
+    lines = ["| field | default | meaning |", "| --- | --- | --- |"]
+    for name, info in model.model_fields.items():
+        default = _default_text(info)
+        default = "" if default is None else "required" if default == "required" else f"`{default}`"
+        lines.append(f"| `{name}` | {_cell(default)} | {_cell((info.description or '').strip())} |")
+    return "\n".join(lines)
+
+
 def options_markdown(command: Any) -> str:
     """The markdown table of a command's options (generated into docs/<stage>.md)."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
+    cell = _cell
     lines = ["| option | config field | meaning |", "| --- | --- | --- |"]
     lines += [f"| {cell(f)} | {cell(k)} | {cell(h)} |" for f, k, h in option_rows(command)]
     return "\n".join(lines)

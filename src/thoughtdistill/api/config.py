@@ -36,8 +36,10 @@ class EndpointConfig(StageConfig):
                     "limit, but no bursts); 0: off")
     rpm: float | None = Field(default=None, gt=0, description="requests per minute")
     tpm: float | None = Field(default=None, gt=0, description="tokens (prompt+completion) per minute")
-    max_retries: int = Field(default=8, ge=0, description="retries of a failed request (429, 5xx, timeouts)")
-    backoff_base_s: float = Field(default=0.5, ge=0, description="first retry wait; doubles each retry")
+    max_retries: int = Field(default=8, ge=0, description="retries of a retryable failure (rate "
+                             "limits, server errors, timeouts)")
+    backoff_base_s: float = Field(default=0.5, ge=0, description="retry wait: up to base x 2^(attempt-1), "
+                                   "jittered, at most backoff_max_s")
     backoff_max_s: float = Field(default=60.0, gt=0, description="longest retry wait")
     timeout_s: float = Field(default=600.0, gt=0, description="whole-request timeout")
     connect_timeout_s: float = Field(default=10.0, gt=0, description="connection timeout")
