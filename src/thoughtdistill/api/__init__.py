@@ -31,7 +31,8 @@ Public surface::
   completion order. Every result, failures included, is appended to the journal before it
   is yielded; keys already in the journal are not sent again. Retries 429/5xx/timeouts/
   connection errors with exponential backoff + jitter, honouring Retry-After; other 4xx
-  fail at once. ``run_requests_sync`` returns a list in request order.
+  fail at once. ``run_requests_sync`` returns a list in request order (``in_order=False``:
+  in completion order, the requests streamed rather than listed first).
 - ``check_endpoints(endpoints)`` (async): GET /models on each, one clear ConfigError when
   unreachable / key refused / model not served. ``probe_n(endpoint)`` (async): whether the
   server honours ``n``. ``run_sync(coro)`` runs a coroutine on a fresh (uv)loop.
