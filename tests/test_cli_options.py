@@ -167,3 +167,37 @@ def test_every_option_of_every_command_says_what_it_does():
             for p in command.params if getattr(p, "param_type_name", "") == "option" and says_nothing(p.help)]
     assert not bare, bare
     assert says_nothing("(default: 3)") and not says_nothing("seed (default: 3)")
+
+
+def test_comma_lists_prefixed_sections_and_endpoint_flags(tmp_path):
+    from thoughtdistill.api import EndpointConfig
+    from thoughtdistill.cliutil import EndpointFlags
+
+    class Served(StageConfig):
+        judges: list[EndpointConfig] = Field(default_factory=list, description="endpoints")
+        names: list[str] = Field(default_factory=list, description="who")
+        limits: Limits = Field(default_factory=Limits)
+
+    seen: dict[str, Any] = {}
+    app = typer.Typer()
+
+    @app.command("toy")
+    @config_options(Served, comma=["names"], prefixed=["limits"],
+                    endpoints=EndpointFlags("judges", "judge", "--judge-name", ("base_url", "model", "concurrency")))
+    def toy(config: Optional[Path] = typer.Option(None, "--config", "-c"), overrides: dict[str, Any] = {}) -> None:
+        seen["cfg"] = build_config(Served, config, overrides)
+
+    app.command("other")(lambda: None)
+    help_text = runner.invoke(app, ["toy", "--help"], env=WIDE).output
+    for text in ("--limits-max-items", "--limits-seed", "--judge-name", "--base-url", "one judge: model name",
+                 "requests in flight (one judge, or every judge of -c)", "comma-separated"):
+        assert text in help_text, text
+    ok = runner.invoke(app, ["toy", "--names", "a, b", "--limits-max-items", "2", "--base-url", "http://h/v1",
+                             "--model", "m", "--concurrency", "3"])
+    assert ok.exit_code == 0, ok.output
+    cfg = seen["cfg"]
+    assert cfg.names == ["a", "b"] and cfg.limits.max_items == 2
+    assert [(j.name, j.base_url, j.model, j.concurrency) for j in cfg.judges] == [("judge", "http://h/v1", "m", 3)]
+    assert runner.invoke(app, ["toy", "--names", ""]).exit_code == 0 and seen["cfg"].names == []
+    alone = runner.invoke(app, ["toy", "--concurrency", "3"])  # nothing to tune without -c or --base-url
+    assert isinstance(alone.exception, ConfigError) and "--concurrency" in str(alone.exception)

@@ -9,8 +9,9 @@ in the docs' generated option table (``scripts/gen_option_docs.py``), with no ot
 
 Names: a top-level field ``max_length`` is ``--max-length``; a field of a section
 (``budget.max_chains``) keeps its bare name ``--max-chains`` when no other field has that
-name, else it is prefixed with its section (``--rv-cd-mix-per-question``). A bool is a
-``--x/--no-x`` pair. Lists are repeatable options; values that are neither scalars nor lists
+name, else (or when the command asks, ``prefixed=``) it is prefixed with its section
+(``--rv-cd-mix-per-question``, ``--lora-r``); a section within a section is one YAML value. A
+bool is a ``--x/--no-x`` pair. Lists are repeatable options; values that are neither scalars nor lists
 of scalars (ranges, mappings, mixed types) are read as YAML (``--rv '[3, 5]'``).
 """
 
@@ -47,6 +48,8 @@ class EndpointFlags:
     role: str
     name_flag: str
     fields: tuple[str, ...] = ("base_url", "model", "api_key_env", "concurrency", "max_tokens")
+
+
 _SCALARS = (bool, int, float, str, Path)
 
 
@@ -325,7 +328,6 @@ def config_options(model: type[BaseModel] | Callable[[], type[BaseModel]], *,
         command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__dict__.pop("__wrapped__", None)
-        command.field_options = options  # type: ignore[attr-defined]
         return command
 
     return decorate
