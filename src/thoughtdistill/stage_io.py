@@ -22,7 +22,6 @@ local folder of that name exists.
 
 from __future__ import annotations
 
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,12 +148,3 @@ def field_values(config: BaseModel, marker_type: type = PathField) -> Iterator[t
     for loc, _, marker in declared_fields(type(config), marker_type):
         for label, value in _values(config, loc.split("."), ""):
             yield label, value, marker
-
-
-def mentions_path(annotation: Any) -> bool:
-    """Whether a type is or holds ``pathlib.Path``."""
-    if annotation is Path:
-        return True
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
-        return any(mentions_path(a) for a in typing.get_args(annotation))
-    return False

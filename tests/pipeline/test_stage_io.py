@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from thoughtdistill.pipeline import run_pipeline
 from thoughtdistill.pipeline.stages import KINDS
-from thoughtdistill.stage_io import PathField, declared_fields, mentions_path
+from thoughtdistill.stage_io import PathField, declared_fields
 
 from shared_data import shared_data_dir
 
@@ -41,6 +41,15 @@ KIND_NAMES = sorted({k.name for k in KINDS.values()})
 
 def _config_class(kind: str) -> type[BaseModel]:
     return KINDS[kind].load()[0]
+
+
+def mentions_path(annotation: Any) -> bool:
+    """Whether a type is or holds ``pathlib.Path``."""
+    if annotation is Path:
+        return True
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        return any(mentions_path(a) for a in typing.get_args(annotation))
+    return False
 
 
 def _unindexed(label: str) -> str:
