@@ -232,7 +232,8 @@ def endpoint_options(model: type[BaseModel], flags: EndpointFlags) -> list[Field
     """The one-endpoint flags, from the endpoint model's fields (``flags.field`` is a list of them)."""
     item = typing.get_args(_unwrap_optional(model.model_fields[flags.field].annotation))[0]
     options = [FieldOption((flags.field, "name"), (flags.name_flag,), Optional[str],
-                           f"one {flags.role}: its name (default: {flags.role})", endpoint=True)]
+                           f"one {flags.role}: its name, written into the records it makes "
+                           f"(default: {flags.role})", endpoint=True)]
     for name in flags.fields:
         info = item.model_fields[name]
         annotation, as_yaml = _cli_type(info.annotation)

@@ -51,9 +51,9 @@ class SandboxLimits(BaseModel):
 
     cpu_s: float = Field(10.0, gt=0, description="CPU seconds (RLIMIT_CPU)")
     wall_s: float = Field(20.0, gt=0, description="wall-clock seconds before the process group is killed")
-    memory_mb: int = Field(1024, ge=64, description="address-space limit (RLIMIT_AS)")
+    memory_mb: int = Field(1024, ge=64, description="address-space limit in MB (RLIMIT_AS)")
     nproc: int = Field(32, ge=1, description="processes/threads the program may have (RLIMIT_NPROC)")
-    fsize_mb: int = Field(16, ge=1, description="largest file it may write, stdout included (RLIMIT_FSIZE)")
+    fsize_mb: int = Field(16, ge=1, description="largest file it may write in MB, stdout included (RLIMIT_FSIZE)")
     chain_wall_s: float = Field(120.0, gt=0, description="wall-clock seconds for all the tests of one chain")
     hide: NoEffectPath[list[str]] = Field(default_factory=list, description="files made unreadable inside the sandbox "
                             "(namespaces only), e.g. the chains file holding the tests")
