@@ -21,7 +21,6 @@ from ..versions import versions as package_versions
 from .context import to_jsonable
 from .hashing import HashCache
 
-
 PACKAGES = ("thoughtdistill", "torch", "transformers", "trl", "accelerate", "openai", "pydantic", "vllm",
             "deepspeed", "math-verify", "llm-katan")
 
@@ -56,7 +55,6 @@ class Manifests:
     """``RUN/manifests/NAME.json`` for every finished stage, and the hashes they compare."""
 
     def __init__(self, run_dir: Path):
-        self.run_dir = run_dir
         self.folder = run_dir / "manifests"
         self.hashes = HashCache(run_dir / ".hashcache.json")
 
