@@ -334,6 +334,11 @@ def _export(data: str, output: str, fmt: str) -> StageSpec:
     return StageSpec(name="export", uses="easydistill_export", config={"input": data, "output": output, "format": fmt})
 
 
+def _generate(data: str, endpoint: Any, n: int, **prompt: Any) -> StageSpec:
+    return StageSpec(name="generate", config={"input": data, "output": "${stage_dir}/chains.jsonl",
+                                              "teachers": [endpoint], "n": n, "prompt": "plain", **prompt})
+
+
 QUESTIONS = "${stages.prepare.dir}/questions.jsonl"
 CHAINS = "${stages.generate.dir}/chains.jsonl"
 
@@ -342,9 +347,7 @@ def _generation_stages(job: str, ds: dict[str, Any], inf: dict[str, Any], endpoi
     prompt = inf.get("prompt")
     return [
         _prepare(_need(job, ds, "input_path", "dataset"), "questions.jsonl", keep_chains=False),
-        StageSpec(name="generate", config={
-            "input": QUESTIONS, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
-            "prompt": "plain", "user_template": (f"{prompt}\n{{question}}" if prompt else "{question}")}),
+        _generate(QUESTIONS, endpoint, n, user_template=f"{prompt}\n{{question}}" if prompt else "{question}"),
         _export(CHAINS, _need(job, ds, "output_path", "dataset"), "generation")]
 
 
@@ -370,9 +373,7 @@ def _rewrite_stages(job: str, ds: dict[str, Any], inf: dict[str, Any], endpoint:
     return [
         _prepare(_need(job, ds, "input_path", "dataset"), "requests.jsonl",
                  rewrite={"direction": direction, "prompt": _need(job, inf, "prompt", "inference")}),
-        StageSpec(name="generate", config={
-            "input": "${stages.prepare.dir}/requests.jsonl", "output": "${stage_dir}/chains.jsonl",
-            "teachers": [endpoint], "n": 1, "prompt": "plain"}),
+        _generate("${stages.prepare.dir}/requests.jsonl", endpoint, 1),
         _export(CHAINS, _need(job, ds, "output_path", "dataset"), "rewrite")]
 
 
@@ -386,10 +387,7 @@ def _kd_stages(job: str, config: dict[str, Any], endpoint: Any, n: int, warnings
                     config, "${stages.prepare.dir}/labeled.jsonl", white_box=white_box, warnings=warnings))]
     return [
         _prepare(_need(job, ds, "instruction_path", "dataset"), "questions.jsonl", keep_chains=False),
-        StageSpec(name="generate", config={
-            "input": QUESTIONS, "output": "${stage_dir}/chains.jsonl", "teachers": [endpoint], "n": n,
-            "prompt": "plain",
-            "system_prompt": inf.get("system_prompt") or None}),
+        _generate(QUESTIONS, endpoint, n, system_prompt=inf.get("system_prompt") or None),
         _export(CHAINS, _need(job, ds, "labeled_path", "dataset"), "labeled"),
         StageSpec(name="train", config=_train_config(config, CHAINS, white_box=white_box, warnings=warnings))]
 
