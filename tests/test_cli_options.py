@@ -201,3 +201,32 @@ def test_comma_lists_prefixed_sections_and_endpoint_flags(tmp_path):
     assert runner.invoke(app, ["toy", "--names", ""]).exit_code == 0 and seen["cfg"].names == []
     alone = runner.invoke(app, ["toy", "--concurrency", "3"])  # nothing to tune without -c or --base-url
     assert isinstance(alone.exception, ConfigError) and "--concurrency" in str(alone.exception)
+
+
+def test_a_field_added_to_a_real_stage_config_reaches_its_command(monkeypatch, tmp_path, data_dir):
+    """verify's command is built from VerifyConfig at register time: a subclass with one more
+    field (standing in for an edit of the class) gets the flag, its help, and the value."""
+    import thoughtdistill.verify.stage as stage
+    from thoughtdistill.verify import cli as verify_cli
+
+    class VerifyPlus(stage.VerifyConfig):
+        answer_note: Optional[str] = Field(default=None, description="a note kept with the run")
+
+    seen: dict[str, Any] = {}
+    real_run = stage.run_verify
+
+    def run_and_keep(cfg):  # the real run; the config it got is kept for the assertion
+        seen["cfg"] = cfg
+        return real_run(cfg)
+
+    monkeypatch.setattr(stage, "VerifyConfig", VerifyPlus)
+    monkeypatch.setattr(stage, "run_verify", run_and_keep)
+    app = typer.Typer()
+    verify_cli.register(app)
+    app.command("other")(lambda: None)
+    assert "--answer-note" in (out := runner.invoke(app, ["verify", "--help"], env=WIDE).output)
+    assert "a note kept with the run" in out
+    result = runner.invoke(app, ["verify", "-i", str(data_dir / "r1_traces.jsonl"), "-o", str(tmp_path / "v.jsonl"),
+                                 "--limit", "2", "--no-progress", "--answer-note", "hello"])
+    assert result.exit_code == 0, result.output
+    assert seen["cfg"].answer_note == "hello" and seen["cfg"].limit == 2
