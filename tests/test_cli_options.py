@@ -140,6 +140,7 @@ def test_stage_commands_keep_their_flags():
                 "--seed --slice --temperature --thinking --top-k --top-p -b -c -m -o",
         "convert": "--from --to --on-error --quarantine --unique-ids --split-thoughts --require-chains",
         "stats": "--from --tokenizer --json",
+        "run": "--config -c --run-dir -o --from --until --dry-run --force --local-backend --set",
         "verify": "--config -c --input -i --output -o --input-format --processes --code-workers --cpu-s "
                   "--wall-s --memory-mb --limit",
     }

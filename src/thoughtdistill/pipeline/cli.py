@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Literal, Optional
 
 import typer
+from pydantic import Field
 
+from ..cliutil import config_options
+from ..config import StageConfig, build_config
 from ..errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "configs" / "recipes"
@@ -37,30 +40,48 @@ def _parse_set(items: list[str]) -> dict:
     return out
 
 
+class RunOptions(StageConfig):
+    """What ``thoughtdistill run`` takes besides the recipe (its options come from these fields)."""
+
+    easydistill_config: Optional[Path] = Field(None, description="an EasyDistill 1.x job config (JSON) instead "
+                                               "of a recipe (see docs/easydistill.md)")
+    run_dir: Optional[Path] = Field(None, description="the run directory (default: the recipe's run_dir, else "
+                                    "runs/<name>)")
+    from_stage: Optional[str] = Field(None, description="start at this stage and re-run it; earlier stages are "
+                                      "taken as they are")
+    until: Optional[str] = Field(None, description="stop after this stage")
+    dry_run: bool = Field(False, description="validate every stage config (by the stage's own model), the input "
+                          "files it declares, env var names and launch settings; run nothing, no GPU needed; "
+                          "prints which stages would run or be skipped")
+    force: bool = Field(False, description="re-run every selected stage")
+    local_backend: Literal["auto", "vllm", "transformers"] = Field("auto", description="EasyDistill local jobs: "
+                                                                   "what runs the model")
+    variables: list[str] = Field(default_factory=list, description="override a recipe var: KEY=VALUE (the value "
+                                 "is YAML; repeat the flag)")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
+    @config_options(RunOptions, names={"easydistill_config": ("--config", "-c"), "run_dir": ("--run-dir", "-o"),
+                                       "from_stage": "--from", "variables": "--set"})
     def run_cmd(
-        recipe: Optional[str] = typer.Argument(None, help="recipe YAML (default: the quickstart recipe)"),
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="an EasyDistill 1.x job config (JSON)"),
-        run_dir: Optional[Path] = typer.Option(None, "--run-dir", "-o", help="run directory (default: the recipe's run_dir)"),
-        from_stage: Optional[str] = typer.Option(None, "--from", help="start at this stage (re-run it; earlier stages are taken as they are)"),
-        until: Optional[str] = typer.Option(None, "--until", help="stop after this stage"),
-        dry_run: bool = typer.Option(False, "--dry-run", help="validate configs, files and env var names; run nothing"),
-        force: bool = typer.Option(False, "--force", help="re-run every selected stage"),
-        backend: str = typer.Option("auto", "--local-backend", help="EasyDistill local jobs: auto|vllm|transformers"),
-        set_: list[str] = typer.Option([], "--set", help="override a recipe var: KEY=VALUE (YAML value)"),
+        recipe: Optional[str] = typer.Argument(None, help="a recipe YAML path, or a name in configs/recipes/ "
+                                               "(default: quickstart)"),
+        overrides: dict[str, Any] = {},
     ) -> None:
         """Run a recipe: every stage in one run directory, unchanged stages skipped, resumable."""
         from .easydistill import is_easydistill, run_easydistill
         from .runner import run_pipeline
 
+        opts = build_config(RunOptions, None, overrides)
+        config, run_dir, set_, dry_run = opts.easydistill_config, opts.run_dir, opts.variables, opts.dry_run
         t0 = time.monotonic()
-        kwargs = dict(from_stage=from_stage, until=until, dry_run=dry_run, force=force)
+        kwargs = dict(from_stage=opts.from_stage, until=opts.until, dry_run=dry_run, force=opts.force)
         if config is not None or (recipe and is_easydistill(recipe)):
             if set_:
                 raise ConfigError("--set applies to recipes, not EasyDistill configs")
             source = config or Path(recipe)
-            result = run_easydistill(source, run_dir, backend=backend, **kwargs)
+            result = run_easydistill(source, run_dir, backend=opts.local_backend, **kwargs)
         else:
             path = find_recipe(recipe or "quickstart")
             result = run_pipeline(path, run_dir, variables=_parse_set(set_), **kwargs)
