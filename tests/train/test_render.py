@@ -134,3 +134,16 @@ def test_preflight_passes_and_catches_a_stray_space(r1_file, tmp_path, smollm2_p
 
 
 from thoughtdistill.models import QWEN3_THINKING_TEMPLATE as QWEN3_BAD  # noqa: E402
+
+
+def test_cut_thought_never_ends_inside_a_formula_or_on_its_colon():
+    from thoughtdistill.train.render import _clean_cut
+
+    # The shape of the MATH chains the quickstart trains on: a step, a display formula, a colon.
+    text = ("First we add the two prices.\nThe total is:\n\\[\n12 + 30 = 42\n\\]\n"
+            "So the total is 42. Next we divide by the number of people, which is:\n\\[\n42 / 6")
+    cut = _clean_cut(text)
+    assert cut == "First we add the two prices.\nThe total is:\n\\[\n12 + 30 = 42\n\\]\nSo the total is 42."
+    # Nothing complete in the second half: the last line end, as before.
+    assert _clean_cut("\\[ " + "a" * 20 + "\nb\nc") == "\\[ " + "a" * 20 + "\nb"
+    assert _clean_cut("no break at all") == "no break at all"

@@ -244,13 +244,25 @@ def tokenize_conversation(
 
 
 def _clean_cut(text: str) -> str:
-    """End a cut thought at the last line or sentence end, if that keeps most of it: a thought
-    that stops mid-word or mid-formula teaches the student to close the block at random."""
-    for sep in ("\n", ". "):
-        at = text.rfind(sep)
-        if at >= len(text) // 2:
-            return text[: at + (1 if sep == ". " else 0)].rstrip()
-    return text.rstrip()
+    """End a cut thought at the last line or sentence end that closes what it opened, if that
+    keeps at least half of it: a thought that stops mid-word, inside a formula or on the colon
+    that announces one teaches the student to close the block at random (a student trained on
+    cuts right after ``\\[`` wrote ``\\[`` and then ``</think>``). Else the last line or
+    sentence end, else the text as it is."""
+    floor, at, first = len(text) // 2, len(text), None
+    while (at := max(text.rfind("\n", 0, at), text.rfind(". ", 0, at))) >= floor:
+        head = text[: at + (1 if text.startswith(". ", at) else 0)].rstrip()
+        if _complete(head):
+            return head
+        first = first if first is not None else head
+    return first if first is not None else text.rstrip()
+
+
+def _complete(head: str) -> bool:
+    """No display or inline formula left open, and not ending on what introduces more."""
+    balanced = (head.count("\\[") == head.count("\\]") and head.count("\\(") == head.count("\\)")
+                and head.count("$$") % 2 == 0)
+    return balanced and bool(head) and not head.endswith((":", "=", ",", "\\[", "\\("))
 
 
 # ---------------------------------------------------------------- checks
