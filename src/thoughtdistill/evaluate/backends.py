@@ -21,7 +21,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..cpu import usable_cores
+from ..cpu import idle_cores
 from ..errors import ConfigError, ThoughtDistillError
 
 Messages = list[dict[str, str]]
@@ -132,18 +132,12 @@ def seeds_for(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
 
 
 def default_threads() -> int:
-    """CPU threads for torch: the cores this process may use, minus the ones already busy.
+    """CPU threads for torch: the cores idle right now (:func:`thoughtdistill.cpu.idle_cores`).
 
-    On a shared machine more threads than idle cores make every step wait on the slowest
-    thread (measured on 2 loaded cores: 2 threads ran ~8x slower than 1), so the 1-minute
-    load average is subtracted; an idle machine gets all its cores. ``num_threads`` overrides.
+    Not the load average: right after a training stage it still counts the trainer, so an
+    evaluation on an idle 2-core machine ran with one thread. ``num_threads`` overrides.
     """
-    cores = usable_cores()
-    try:
-        busy = int(os.getloadavg()[0])
-    except (AttributeError, OSError):
-        busy = 0
-    return max(1, min(cores, cores - busy))
+    return idle_cores()
 
 
 def top_k_top_p_processor(top_k: int, top_p: float | None):

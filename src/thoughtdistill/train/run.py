@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cpu import usable_cores
+from ..cpu import idle_cores
 from ..errors import ConfigError, ThoughtDistillError
 from .config import TrainConfig
 from .data import DataStats, build_dataset, load_dataset_file
@@ -148,33 +148,6 @@ def check_output_dir(config: TrainConfig) -> None:
     if config.overwrite and not resume:  # a later resume must not pick up the replaced run's steps
         for old in out.glob("checkpoint-*"):
             shutil.rmtree(old, ignore_errors=True)
-
-
-def idle_cores(window_s: float = 0.5) -> int:
-    """Cores idle right now (Linux ``/proc/stat`` over ``window_s``), at least 1.
-
-    On a shared CPU more torch threads than idle cores make every step wait for the slowest
-    thread: measured here on 2 cores with the load average near 10, one 8-sequence step of
-    SmolLM2 took over 8 minutes with 2 threads (bench/RESULTS.md `## eval` saw the same 8x in
-    generation). The 1-minute load average lags (it still counts the servers a pipeline has just
-    stopped), so the idle time is sampled instead. Elsewhere: every allowed core.
-    """
-    cores = usable_cores()
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as fh:
-            values = [int(v) for v in fh.readline().split()[1:]]
-        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # total, idle + iowait
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(window_s)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
-        return cores
-    machine = os.cpu_count() or cores
-    idle = machine * (idle1 - idle0) / max(1, total1 - total0)
-    return max(1, min(cores, round(idle)))
 
 
 def _use_cpu() -> bool:

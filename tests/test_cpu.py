@@ -1,5 +1,6 @@
-"""CPU training picks its torch threads from the cores idle right now (a busy shared CPU makes
-extra threads wait on each other: 8 minutes for one SmolLM2 step with 2 threads at load ~10)."""
+"""CPU training and evaluation pick their torch threads from the cores idle right now (a busy
+shared CPU makes extra threads wait on each other: 8 minutes for one SmolLM2 step with 2
+threads at load ~10)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import threading
 import time
 
-from thoughtdistill.train.run import idle_cores
+from thoughtdistill.cpu import idle_cores
 
 
 def test_idle_cores_is_between_one_and_the_allowed_cores():
