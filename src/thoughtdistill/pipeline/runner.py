@@ -267,6 +267,10 @@ def _run_stage(runner: Runner, spec: StageSpec, config: Any, reason: str) -> Any
     kind = get_kind(spec.kind)
     if kind.name == "train":
         live_config = _train_rerun(runner, spec, config, live_config, reason)
+    elif kind.name == "evaluate" and reason != "never completed":
+        # Its model or settings changed: the generations made before are replaced, not resumed
+        # (resuming them is refused: they came from another model).
+        live_config = live_config.model_copy(update={"overwrite": True})
     _, fn = kind.load()
     if spec.launch is not None:
         fn = launcher(runner, spec)
