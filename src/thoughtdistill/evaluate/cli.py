@@ -44,6 +44,15 @@ def _eval_config() -> type:
 
 
 def register(app: typer.Typer) -> None:
+    _register_infer(app)
+    eval_app = typer.Typer(help="Evaluate a model on a benchmark, or compare runs.",
+                           invoke_without_command=True, no_args_is_help=False)
+    _register_eval(eval_app)
+    _register_compare(eval_app)
+    app.add_typer(eval_app, name="eval")
+
+
+def _register_infer(app: typer.Typer) -> None:
     @app.command("infer")
     @config_options(_infer_config, names={**NAMES, "output": ("--output", "-o")})
     def infer_cmd(
@@ -65,9 +74,8 @@ def register(app: typer.Typer) -> None:
                    f"{res.tokens_per_s:.1f} tokens/s")
         _check_failures(res.errors, res.generated, res.first_error, str(res.output))
 
-    eval_app = typer.Typer(help="Evaluate a model on a benchmark, or compare runs.",
-                           invoke_without_command=True, no_args_is_help=False)
 
+def _register_eval(eval_app: typer.Typer) -> None:
     @eval_app.callback()
     @config_options(_eval_config, names={**NAMES, "out_dir": ("--out-dir", "-o")})
     def eval_cmd(
@@ -94,6 +102,8 @@ def register(app: typer.Typer) -> None:
                    f"{m['n_samples_per_problem']}; mean tokens {m['mean_completion_tokens'] or 0:.0f}; "
                    f"truncated {100 * (m['truncation_rate'] or 0):.1f}%")
 
+
+def _register_compare(eval_app: typer.Typer) -> None:
     @eval_app.command("compare")
     def compare_cmd(
         runs: list[Path] = typer.Argument(..., help="Run JSON files written by `thoughtdistill eval`."),
@@ -106,5 +116,3 @@ def register(app: typer.Typer) -> None:
         from .compare import compare_runs
 
         typer.echo(compare_runs(runs, reference=reference or [], markdown_out=markdown, html_out=html_out))
-
-    app.add_typer(eval_app, name="eval")
