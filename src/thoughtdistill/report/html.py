@@ -212,19 +212,26 @@ def _funnel(f: dict[str, Any]) -> str:
     return f"<section id='funnel'><h2>Funnel</h2><div class='funnel'>{html_steps}</div></section>"
 
 
+NUM = " class='num'"
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+    """A table whose columns in ``numeric`` are right-aligned; ``rows`` hold HTML already escaped."""
+    def cells(tag: str, values: list[str]) -> str:
+        return "".join(f"<{tag}{NUM if i in numeric else ''}>{v}</{tag}>" for i, v in enumerate(values))
+
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return f"<table><tr>{cells('th', [_e(h) for h in headers])}</tr>{body}</table>"
+
+
 def _teachers(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return f"<section id='teachers'><h2>Per teacher</h2>{_empty('no chains in this run')}</section>"
-    body = "".join(
-        f"<tr><td>{_e(r['teacher'])}</td><td class='num'>{_num(r.get('chains'))}</td>"
-        f"<td class='num'>{_share(r.get('correct'), r.get('chains'))}</td>"
-        f"<td class='num'>{_share(r.get('rule_verified'), r.get('chains'))}</td>"
-        f"<td class='num'>{_share(r.get('judged'), r.get('chains'))}</td>"
-        f"<td class='num'>{_share(r.get('truncated'), r.get('chains'))}</td>"
-        f"<td class='num'>{_share(r.get('selected'), r.get('chains'))}</td></tr>" for r in rows)
-    return ("<section id='teachers'><h2>Per teacher</h2><table><tr><th>teacher</th><th class='num'>chains</th>"
-            "<th class='num'>correct</th><th class='num'>rule-verified</th><th class='num'>judged (RV+CD)</th>"
-            f"<th class='num'>truncated</th><th class='num'>selected</th></tr>{body}</table></section>")
+    shares = ("correct", "rule_verified", "judged", "truncated", "selected")
+    table = _table(["teacher", "chains", "correct", "rule-verified", "judged (RV+CD)", "truncated", "selected"],
+                   [[_e(r["teacher"]), _num(r.get("chains")), *(_share(r.get(k), r.get("chains")) for k in shares)]
+                    for r in rows], numeric=set(range(1, 7)))
+    return f"<section id='teachers'><h2>Per teacher</h2>{table}</section>"
 
 
 def _judge(j: dict[str, Any] | None) -> str:
@@ -268,20 +275,13 @@ def _judge(j: dict[str, Any] | None) -> str:
 def _evaluation(ev: list[dict[str, Any]]) -> str:
     if not ev:
         return f"<section id='evaluation'><h2>Evaluation</h2>{_empty('no evaluation runs in this run')}</section>"
-    rows = "".join(
-        f"<tr><td>{_e(r['stage'])}</td><td>{_e(r['label'])}</td><td>{_e(r['benchmark'])}</td>"
-        f"<td class='num'>{_num(r['n_problems'])}</td><td class='num'>{_num(r['n'])}</td>"
-        f"<td class='num'>{_pct(r['accuracy'])}</td>"
-        f"<td>{_ci(r['ci'])}</td>"
-        f"<td class='num'>{_pct(r.get('format_adherence'))}</td>"
-        f"<td class='num'>{_num(r.get('heldout_nll'), 3)}</td>"
-        f"<td class='num'>{_num(r['mean_completion_tokens'], 1)}</td><td class='num'>{_num(r['tokens_spent'])}</td>"
-        f"<td class='num'>{_pct(r['truncation_rate'])}</td><td><a href='{_e(r['file'])}'>json</a></td></tr>"
-        for r in ev)
-    body = ("<table><tr><th>stage</th><th>model</th><th>benchmark</th><th class='num'>problems</th>"
-            "<th class='num'>n</th><th class='num'>accuracy</th><th>95% CI</th><th class='num'>format adherence</th>"
-            "<th class='num'>held-out NLL/token</th><th class='num'>mean tokens</th>"
-            f"<th class='num'>tokens spent</th><th class='num'>truncated</th><th>run</th></tr>{rows}</table>")
+    headers = ["stage", "model", "benchmark", "problems", "n", "accuracy", "95% CI", "format adherence",
+               "held-out NLL/token", "mean tokens", "tokens spent", "truncated", "run"]
+    rows = [[_e(r["stage"]), _e(r["label"]), _e(r["benchmark"]), _num(r["n_problems"]), _num(r["n"]),
+             _pct(r["accuracy"]), _ci(r["ci"]), _pct(r.get("format_adherence")), _num(r.get("heldout_nll"), 3),
+             _num(r["mean_completion_tokens"], 1), _num(r["tokens_spent"]), _pct(r["truncation_rate"]),
+             f"<a href='{_e(r['file'])}'>json</a>"] for r in ev]
+    body = _table(headers, rows, numeric={3, 4, 5, 7, 8, 9, 10, 11})
     body += _before_after(ev)
     return f"<section id='evaluation'><h2>Evaluation</h2>{body}</section>"
 
