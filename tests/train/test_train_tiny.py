@@ -63,8 +63,11 @@ def test_padding_free_run_output_and_resume(short_file, tmp_path):
 @pytest.mark.slow
 def test_other_batching_modes(short_file, tmp_path):
     for batching in ("padded", "packing"):
-        r = run_train(_cfg(short_file, tmp_path / batching, max_steps=1, batching=batching))
+        r = run_train(_cfg(short_file, tmp_path / batching, max_steps=1, batching=batching, num_threads=1))
         assert r.steps == 1 and r.first_loss > 0
+        # the thread count it ran with is kept (a slow CPU run says why)
+        assert r.torch_threads == 1
+        assert json.loads((tmp_path / batching / "train_result.json").read_text())["torch_threads"] == 1
     _loadable(r.model_dir)
 
 

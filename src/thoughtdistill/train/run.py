@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class TrainResult:
     teacher_logprobs: Path | None = None
     world_size: int = 1
     distributed_type: str = "NO"
+    torch_threads: int | None = None  # CPU: the threads each step ran with (idle cores at the start)
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -212,6 +214,7 @@ def run_train(config: TrainConfig) -> TrainResult:
         teacher_logprobs=store_path,
         world_size=trainer.accelerator.num_processes,
         distributed_type=str(trainer.accelerator.distributed_type.value),
+        torch_threads=_torch_threads(state),
         stats=stats.summary(),
     )
     if trainer.is_world_process_zero():
@@ -229,8 +232,17 @@ def _process_state(config: TrainConfig):
     use_cpu = _use_cpu()
     state = PartialState(cpu=use_cpu)
     if use_cpu and state.num_processes == 1:
-        torch.set_num_threads(config.num_threads or idle_cores())
+        threads = config.num_threads or idle_cores()
+        torch.set_num_threads(threads)
+        print(f"[train] CPU: {threads} torch thread{'s' if threads > 1 else ''} "
+              f"({'num_threads' if config.num_threads else 'the cores idle now'})", file=sys.stderr, flush=True)
     return state
+
+
+def _torch_threads(state) -> int | None:
+    import torch
+
+    return torch.get_num_threads() if _use_cpu() and state.num_processes == 1 else None
 
 
 def _check_teacher_tokenizer(config: TrainConfig, tokenizer, student: str) -> None:
