@@ -187,11 +187,7 @@ def run_train(config: TrainConfig) -> TrainResult:
     train_out = trainer.train(resume_from_checkpoint=resume or None)
 
     model_dir = out / "model"
-    log = [
-        {"step": e["step"], **{k: e[k] for k in LOG_KEYS if k in e}}
-        for e in trainer.state.log_history
-        if "loss" in e
-    ]
+    log = _loss_log(trainer)
     if trainer.is_world_process_zero():
         _save_model(trainer, tokenizer, model_dir, config)
     state.wait_for_everyone()
@@ -237,6 +233,12 @@ def _process_state(config: TrainConfig):
         print(f"[train] CPU: {threads} torch thread{'s' if threads > 1 else ''} "
               f"({'num_threads' if config.num_threads else 'the cores idle now'})", file=sys.stderr, flush=True)
     return state
+
+
+def _loss_log(trainer) -> list[dict[str, Any]]:
+    """The trainer's logged steps (those with a loss), the keys trainer_log.json keeps."""
+    return [{"step": e["step"], **{k: e[k] for k in LOG_KEYS if k in e}}
+            for e in trainer.state.log_history if "loss" in e]
 
 
 def _torch_threads(state) -> int | None:
