@@ -131,15 +131,6 @@ def seeds_for(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
     return seeds
 
 
-def default_threads() -> int:
-    """CPU threads for torch: the cores idle right now (:func:`thoughtdistill.cpu.idle_cores`).
-
-    Not the load average: right after a training stage it still counts the trainer, so an
-    evaluation on an idle 2-core machine ran with one thread. ``num_threads`` overrides.
-    """
-    return idle_cores()
-
-
 def top_k_top_p_processor(top_k: int, top_p: float | None):
     """Top-k then top-p in one step over the k best logits only.
 
@@ -206,7 +197,8 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cpu":
-            torch.set_num_threads(num_threads or default_threads())
+            # the idle cores, not the load average: right after training it still counts the trainer
+            torch.set_num_threads(num_threads or idle_cores())
         torch_dtype = (torch.bfloat16 if self.device != "cpu" else torch.float32) if dtype == "auto" \
             else getattr(torch, dtype)
         self.model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=torch_dtype)

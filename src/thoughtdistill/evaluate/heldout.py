@@ -66,7 +66,7 @@ def heldout_nll(model: str, chains_file: str | Path, *, max_length: int = 2048, 
 
     from ..io import iter_records
     from ..train.render import ChainCounts, PromptTooLong, conversations, tokenize_conversation
-    from .backends import default_threads
+    from ..cpu import idle_cores
 
     path = Path(chains_file)
     if not path.exists():
@@ -95,7 +95,7 @@ def heldout_nll(model: str, chains_file: str | Path, *, max_length: int = 2048, 
                           f"({counts.chains_seen} chains read)")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
-        torch.set_num_threads(num_threads or default_threads())
+        torch.set_num_threads(num_threads or idle_cores())
     torch_dtype = (torch.bfloat16 if device != "cpu" else torch.float32) if dtype == "auto" else getattr(torch, dtype)
     lm = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype).to(device).eval()
     total, count = 0.0, 0
