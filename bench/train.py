@@ -10,6 +10,9 @@ collators thoughtdistill uses. tokens/s counts real (non-padding) tokens.
     python bench/train.py --model smollm2 --batches 6
     python bench/train.py --append             # also append to bench/RESULTS.md
     python bench/train.py --on-policy --batch-size 4 --batches 4   # on-policy step split (CPU)
+    python bench/train.py --model smollm2 --max-length 256 --batches 4 --modes padded+fused,padded
+        # a mode ending in +fused scores through TRL's chunked LM head (SFTTrainer's own loss;
+        # thoughtdistill's fused_lm_head: true) instead of the model's cross-entropy
 """
 
 from __future__ import annotations
@@ -85,8 +88,13 @@ def worker(args) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=args.attn).to(device)
     model.config.use_cache = False
     model.train()
+    layout, fused = args.mode.removesuffix("+fused"), args.mode.endswith("+fused")
+    if fused:
+        from trl.trainer.utils import add_fused_lm_head
+
+        add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))  # as SFTTrainer does
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    if args.mode == "packing":
+    if layout == "packing":
         from datasets import Dataset
         from trl.data_utils import pack_dataset
 
@@ -99,7 +107,7 @@ def worker(args) -> dict:
     else:
         batches = [examples[i:i + args.batch_size] for i in range(0, need, args.batch_size)]
         collate = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id,
-                                                  padding_free=args.mode == "padding_free")
+                                                  padding_free=layout == "padding_free")
     real = processed = 0
     elapsed = 0.0
     for i, batch in enumerate(batches):
@@ -108,7 +116,7 @@ def worker(args) -> dict:
         if device == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        loss = model(**inputs, use_cache=False).loss
+        loss = model(**inputs, use_cache=False, **({"fused_lm_head": True} if fused else {})).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -216,7 +224,7 @@ def main() -> None:
         results.append(json.loads(line[7:]))
     base = results[0]
     load = os.getloadavg()[0]
-    lines = [f"| mode | tokens/s | vs padded | padding overhead | peak MiB | device |",
+    lines = [f"| mode | tokens/s | vs {base['mode']} | padding overhead | peak MiB | device |",
              "|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['mode']} | {r['tokens_per_s']:.0f} | {r['tokens_per_s'] / base['tokens_per_s']:.2f}x | "

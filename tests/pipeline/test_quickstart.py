@@ -1,10 +1,10 @@
-"""The quick start recipe end to end, as `thoughtdistill run` runs it: real llm-katan teacher and
-judge servers on the SmolLM2 fixture, math-verify, judge, student-fit, training on the recorded
-teacher chains, evaluation before/after (thinking on, the training template, held-out teacher
-chains), the report checked in headless Chromium; then the same command again skips everything.
+"""The quick start recipe end to end, exactly as the README's first command runs it: a real
+llm-katan server on the SmolLM2 fixture as live teacher and judge, math-verify, judge, selection,
+training on the recorded teacher chains, evaluation before/after (thinking on, the training
+template, held-out teacher chains), the report checked in headless Chromium; then the same command
+again skips everything.
 
-Only the live teacher is scaled down (2 questions, 48 tokens: its chains are noise either way);
-the training and evaluation are the recipe's, so the test checks what a user's first run shows:
+The test checks what a user's first run shows:
 the student learns the thinking format (format adherence up by at least 50 points) and the
 teacher's chains (held-out NLL per token down by at least 15 %). Measured figures:
 bench/RESULTS.md `## quickstart`.
@@ -24,12 +24,10 @@ from thoughtdistill.report.browser import chromium_path, load_in_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "configs" / "recipes" / "quickstart-data"
-SMALL = {"live_questions": 2, "teacher_tokens": 48}
 
 
 def _cmd(run: Path) -> list[str]:
-    sets = [x for k, v in SMALL.items() for x in ("--set", f"{k}={v}")]
-    return [sys.executable, "-m", "thoughtdistill", "run", "--run-dir", str(run), *sets]
+    return [sys.executable, "-m", "thoughtdistill", "run", "--run-dir", str(run)]
 
 
 def _records(name: str) -> list[dict]:

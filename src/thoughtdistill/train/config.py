@@ -86,10 +86,20 @@ class TrainConfig(StageConfig):
                                          "supports it; fp32 on CPU)")
     attn_implementation: str | None = Field("sdpa", description="attention kernel: sdpa, eager; on GPU "
                                                 "flash_attention_2 or kernels-community/flash-attn")
+    fused_lm_head: bool | Literal["auto"] = Field("auto", description="SFT: TRL's chunked LM head (no "
+                                                  "[tokens x vocab] logits in memory; its backward recomputes "
+                                                  "them, ~30% slower a step on CPU); auto: on GPU only")
     liger: bool = Field(False, description="Liger kernels (GPU; pip install liger-kernel, extra liger)")
     num_threads: int | None = Field(None, ge=1, description="CPU training, one process: torch threads "
                                     "(default: the cores idle right now, at least 1)")
     lora: LoraSettings | None = Field(None, description="LoRA through peft (None: full fine-tuning)")
+    trainable_layers: int | None = Field(None, ge=1, description="train only the top N decoder layers, the "
+                                         "final norm and (train_head) the output head; the layers below stay "
+                                         "frozen (None: every weight learns)")
+    train_head: bool = Field(True, description="with trainable_layers: the output head learns too (tied to the "
+                             "input embeddings in SmolLM2 and small Qwen3: then backward still runs through the "
+                             "frozen layers, without their weight gradients); false: backward stops at the "
+                             "lowest trained layer")
     deepspeed: IOPath[str | None] = Field(None, description="DeepSpeed JSON for torchrun/deepspeed launches "
                                   "(with accelerate launch, name it in the accelerate config instead)")
     # checkpoints and logging
@@ -120,6 +130,12 @@ class TrainConfig(StageConfig):
         if not value:
             raise ValueError("at least one data file is needed")
         return [str(v) for v in value]
+
+    @model_validator(mode="after")
+    def _one_way_to_tune(self) -> "TrainConfig":
+        if self.lora is not None and self.trainable_layers is not None:
+            raise ValueError("trainable_layers and lora are two ways to train part of the model: choose one")
+        return self
 
     @model_validator(mode="after")
     def _kd_needs(self) -> "TrainConfig":

@@ -43,6 +43,7 @@ class TrainResult:
     world_size: int = 1
     distributed_type: str = "NO"
     torch_threads: int | None = None  # CPU: the threads each step ran with (idle cores at the start)
+    trainable_params: int | None = None  # weights the optimiser updated (fewer with trainable_layers or LoRA)
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -211,6 +212,7 @@ def run_train(config: TrainConfig) -> TrainResult:
         world_size=trainer.accelerator.num_processes,
         distributed_type=str(trainer.accelerator.distributed_type.value),
         torch_threads=_torch_threads(state),
+        trainable_params=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         stats=stats.summary(),
     )
     if trainer.is_world_process_zero():
@@ -315,14 +317,17 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
     model = _load_student(student, tokenizer, bf16, kwargs)
+    if config.trainable_layers is not None:
+        _freeze(model, config)
     args = _training_args(config, bf16)
     peft_config = _lora_config(config)
     train_ds = dataset if config.kd is not None else dataset.remove_columns(["sample_id"])
     if config.kd is None:
-        from trl import SFTTrainer
+        from .sft import fused_head, sft_trainer_class
 
-        return SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                          peft_config=peft_config)
+        trainer_class = sft_trainer_class(fused_head(config.fused_lm_head))
+        return trainer_class(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                             peft_config=peft_config)
     if config.kd.mode == "on_policy":
         from .onpolicy import build_on_policy_trainer
 
@@ -341,6 +346,16 @@ def _build_trainer(config: TrainConfig, student: str, tokenizer, dataset, store)
     if teacher_model is not None:
         trainer.teacher_model = teacher_model.to(trainer.accelerator.device)
     return trainer
+
+
+def _freeze(model, config: TrainConfig) -> None:
+    from .freeze import decoder_layers, freeze_lower_layers
+
+    trainable, total = freeze_lower_layers(model, config.trainable_layers, train_head=config.train_head,
+                                           gradient_checkpointing=config.gradient_checkpointing)
+    head = " and the output head" if config.train_head else ""
+    print(f"[train] training the top {config.trainable_layers} of {len(decoder_layers(model))} layers{head}: "
+          f"{trainable / 1e6:.1f}M of {total / 1e6:.1f}M parameters", file=sys.stderr, flush=True)
 
 
 def _load_student(student: str, tokenizer, bf16: bool, kwargs: dict[str, Any]):
@@ -469,7 +484,9 @@ def model_card(config: TrainConfig, result: TrainResult, template: TemplateChoic
         "weight_decay": config.weight_decay, "warmup_ratio": config.warmup_ratio,
         "lr_scheduler": config.lr_scheduler, "max_length": config.max_length, "batching": config.batching,
         "gradient_checkpointing": config.gradient_checkpointing, "bf16": config.bf16, "seed": config.seed,
+        "fused_lm_head": config.fused_lm_head,
         "lora": config.lora.model_dump() if config.lora else None,
+        "trainable_layers": config.trainable_layers, "train_head": config.train_head,
         "kd": config.kd.model_dump() if config.kd else None,
     }
     lines = [
