@@ -44,7 +44,7 @@ def real_examples(tokenizer, max_length: int, n: int, seed: int = 0):
     """``n`` chains drawn at random from the real pool, rendered and tokenised."""
     from thoughtdistill.records import Record
     from shared_data import shared_data_dir
-    from thoughtdistill.train.render import conversations, resolve_template, tokenize_conversation
+    from thoughtdistill.train.render import PromptTooLong, conversations, resolve_template, tokenize_conversation
 
     data = shared_data_dir()
     records = []
@@ -63,8 +63,13 @@ def real_examples(tokenizer, max_length: int, n: int, seed: int = 0):
     pool = list(conversations(iter(records)))
     random.Random(seed).shuffle(pool)
     out = []
-    for conv in (pool * (n // len(pool) + 1))[:n]:
-        ex = tokenize_conversation(tokenizer, template, conv, max_length, "truncate_thought")
+    for conv in pool * 2:
+        if len(out) == n:
+            break
+        try:
+            ex = tokenize_conversation(tokenizer, template, conv, max_length, "truncate_thought")
+        except PromptTooLong:  # a short max_length: questions longer than it are left out
+            continue
         if ex is not None:
             out.append({"input_ids": ex.input_ids, "labels": ex.labels})
     return out
