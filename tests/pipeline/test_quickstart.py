@@ -69,8 +69,7 @@ def test_quickstart_teaches_the_student(tmp_path, smollm2_path):
     assert after["format_adherence"] - before["format_adherence"] >= 0.5, summary
     samples = [json.loads(line) for line in (run / "eval_after" / "student-after__gsm8k__think.samples.jsonl")
                .read_text().splitlines()]
-    # measured 15-20% (bench/RESULTS.md); with 20 questions one answer is 5 points
-    assert sum(s["finish_reason"] == "length" for s in samples) <= 0.25 * len(samples), summary
+    assert sum(s["finish_reason"] == "length" for s in samples) <= 0.2 * len(samples), summary
     # (c) held-out teacher-chain NLL per token down by >= 15 %, on the same chains and tokens
     assert before["heldout_nll"]["tokens"] == after["heldout_nll"]["tokens"] > 3000
     assert after["heldout_nll"]["per_token"] <= 0.85 * before["heldout_nll"]["per_token"], summary
