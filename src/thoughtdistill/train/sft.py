@@ -27,7 +27,8 @@ def sft_trainer_class(fused_lm_head: bool) -> Any:
         are held in memory and computed once. TRL 1.16 always scores through its chunked LM head,
         whose backward recomputes the logits (there is no switch for it): on 2 CPU cores, SmolLM2
         with 8 x 256 tokens, a step took 28.8 s against 22.4 s (bench/RESULTS.md `## train`).
-        TRL's entropy and token-accuracy log entries come from that head and are not logged."""
+        TRL's entropy, token-accuracy and token-count log entries come from the compute_loss this
+        replaces and are not logged."""
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs["use_cache"] = False  # as TRL does: with a cache object, padding-free masking is skipped
