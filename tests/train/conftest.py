@@ -57,6 +57,24 @@ def r1_file(tmp_path, data_dir) -> Path:
     return write_jsonl(tmp_path / "r1.jsonl", r1_records(data_dir))
 
 
+@pytest.fixture
+def short_file(tmp_path, data_dir) -> Path:
+    """6 short real MATH chains (one per question): a few tiny-qwen3 steps."""
+    rows = multi_chain_records(data_dir, max_chars=700, per_question=1)[:6]
+    return write_jsonl(tmp_path / "short.jsonl", rows)
+
+
+def tiny_config(data, out, **kw):
+    """A tiny-qwen3 training config on ``data``: batch 2, lr 1e-3, one epoch; ``kw`` overrides."""
+    from thoughtdistill.train import TrainConfig
+
+    base = dict(data=str(data), student="tiny-qwen3", output_dir=str(out), max_length=256,
+                overlength="truncate_thought", per_device_batch_size=2, gradient_accumulation_steps=1,
+                learning_rate=1e-3, epochs=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
 @pytest.fixture(autouse=True)
 def _two_threads():
     import torch

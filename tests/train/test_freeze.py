@@ -14,7 +14,7 @@ from thoughtdistill.errors import ConfigError
 from thoughtdistill.train import LoraSettings, TrainConfig, run_train
 from thoughtdistill.train.freeze import freeze_lower_layers
 
-from .conftest import multi_chain_records, write_jsonl
+from .conftest import tiny_config
 
 
 def _model(path):
@@ -70,15 +70,10 @@ def test_not_with_lora(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_leaves_frozen_weights_unchanged(tiny_qwen3_path, tmp_path, data_dir):
-    rows = multi_chain_records(data_dir, max_chars=700, per_question=1)[:4]
-    data = write_jsonl(tmp_path / "short.jsonl", rows)
+def test_training_leaves_frozen_weights_unchanged(tiny_qwen3_path, tmp_path, short_file):
     before = load_file(str(tiny_qwen3_path / "model.safetensors"))
-    result = run_train(TrainConfig(
-        data=str(data), student="tiny-qwen3", output_dir=str(tmp_path / "run"), max_length=256,
-        overlength="truncate_thought", per_device_batch_size=2, gradient_accumulation_steps=1,
-        learning_rate=1e-2, max_steps=2, trainable_layers=1, train_head=False, save_checkpoints=False,
-        num_threads=1))
+    result = run_train(tiny_config(short_file, tmp_path / "run", learning_rate=1e-2, max_steps=2,
+                                   trainable_layers=1, train_head=False, save_checkpoints=False, num_threads=1))
     after = load_file(str(result.model_dir / "model.safetensors"))
     frozen = [n for n in before if not n.startswith(("model.layers.1.", "model.norm."))]
     assert frozen and all(torch.equal(before[n], after[n]) for n in frozen)

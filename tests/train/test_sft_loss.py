@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thoughtdistill.train import TrainConfig, run_train
+from thoughtdistill.train import run_train
 from thoughtdistill.train.sft import fused_head, sft_trainer_class
 
-from .conftest import multi_chain_records, write_jsonl
+from .conftest import tiny_config
 
 
 def test_auto_means_fused_on_gpu_only():
@@ -24,16 +24,10 @@ def test_auto_means_fused_on_gpu_only():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("batching", ["padded", "padding_free", "packing"])
-def test_plain_loss_equals_trl_fused_head(batching, tmp_path, data_dir, tiny_qwen3_path):
-    rows = multi_chain_records(data_dir, max_chars=700, per_question=1)[:4]
-    data = write_jsonl(tmp_path / "short.jsonl", rows)
-
+def test_plain_loss_equals_trl_fused_head(batching, tmp_path, short_file, tiny_qwen3_path):
     def losses(fused: bool) -> list[float]:
-        result = run_train(TrainConfig(
-            data=str(data), student="tiny-qwen3", output_dir=str(tmp_path / f"{batching}-{fused}"),
-            max_length=256, overlength="truncate_thought", per_device_batch_size=2,
-            gradient_accumulation_steps=1, learning_rate=1e-3, max_steps=2, batching=batching,
-            fused_lm_head=fused, save_checkpoints=False, num_threads=1, seed=0))
+        result = run_train(tiny_config(short_file, tmp_path / f"{batching}-{fused}", max_steps=2, batching=batching,
+                                       fused_lm_head=fused, save_checkpoints=False, num_threads=1, seed=0))
         return [result.first_loss, result.last_loss]
 
     fused, plain = losses(True), losses(False)

@@ -13,24 +13,11 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thoughtdistill.models import QWEN3_THINKING_TEMPLATE
-from thoughtdistill.train import KDSettings, LoraSettings, TrainConfig, run_train
+from thoughtdistill.train import KDSettings, LoraSettings, run_train
 
-from .conftest import multi_chain_records, write_jsonl
+from .conftest import tiny_config as _cfg
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def short_file(tmp_path, data_dir) -> Path:
-    rows = multi_chain_records(data_dir, max_chars=700, per_question=1)[:6]
-    return write_jsonl(tmp_path / "short.jsonl", rows)
-
-
-def _cfg(data, out, **kw):
-    base = dict(data=str(data), student="tiny-qwen3", output_dir=str(out), max_length=256,
-                overlength="truncate_thought", per_device_batch_size=2, gradient_accumulation_steps=1, learning_rate=1e-3, epochs=1)
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def _loadable(model_dir: Path):
